@@ -1,0 +1,3 @@
+"""govhub: an open-source digital government platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,143 @@
+"""create_app(): one FastAPI app with every context's API and pages, middleware and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import quote
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import govhub
+from govhub.config import get_settings
+from govhub.db import dispose_engine
+from govhub.identity import api as identity_api
+from govhub.identity import oidc as identity_oidc
+from govhub.identity import pages as identity_pages
+from govhub.identity.auth import StepUpRequired
+from govhub.kit.csrf import CsrfCookieMiddleware
+from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
+from govhub.kit.i18n import N_, gettext
+from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
+from govhub.web import system
+from govhub.web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from govhub.web.templating import STATIC_DIR, render
+
+log = get_logger("govhub.app")
+
+# Requests under these prefixes are machine APIs: errors are JSON, never pages.
+API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/")
+
+# Mounted file trees that need no sign-in (the route meta-test reads this list).
+PUBLIC_MOUNTS = ("/static", "/static/swagger")
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(API_PREFIXES) or path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _error_page(request: Request, error: AppError) -> Response:
+    titles = {
+        401: N_("Please sign in"),
+        403: N_("You cannot do this"),
+        404: N_("Page not found"),
+        429: N_("Too many attempts"),
+    }
+    title = gettext(titles.get(error.status_code, N_("Something went wrong")))
+    return render(
+        request,
+        "error.html",
+        {"title": title, "message": error.translated(), "code": error.code, "request_id": request_id_var.get()},
+        status_code=error.status_code,
+    )
+
+
+async def handle_app_error(request: Request, error: AppError) -> Response:
+    """Domain errors become JSON for APIs, and a readable page or redirect in the portal."""
+    if _wants_json(request):
+        return JSONResponse(error.to_dict(), status_code=error.status_code)
+    next_url = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+    if isinstance(error, NotAuthenticated) and request.method == "GET":
+        return RedirectResponse(f"/sign-in?next={next_url}", status_code=303)
+    if isinstance(error, StepUpRequired) and request.method == "GET":
+        target = "/sign-in/second-factor" if error.enrolled else "/account/two-factor/setup"
+        if error.required_ial > 1:
+            target = "/account/verify-identity"
+        return RedirectResponse(f"{target}?next={next_url}", status_code=303)
+    return _error_page(request, error)
+
+
+async def handle_http_error(request: Request, error: StarletteHTTPException) -> Response:
+    """Framework errors (404 for unknown paths, 405) in the same shape as domain errors."""
+    if error.status_code == 404:
+        return await handle_app_error(request, NotFound())
+    app_error = AppError(N_("The request could not be processed."), code=f"http_{error.status_code}")
+    app_error.status_code = error.status_code
+    return await handle_app_error(request, app_error)
+
+
+async def handle_validation_error(request: Request, error: RequestValidationError) -> Response:
+    """Malformed requests: a 422 naming the first bad field, in the user's language."""
+    first = error.errors()[0] if error.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form")]
+    app_error = ValidationFailed(
+        N_("The request is malformed or missing a required value."), field=".".join(location) or None
+    )
+    return await handle_app_error(request, app_error)
+
+
+async def handle_unexpected(request: Request, error: Exception) -> Response:
+    """Anything unforeseen: log it with the request id, show a calm message, leak nothing."""
+    log.exception("unhandled error", error_type=type(error).__name__)
+    app_error = AppError(N_("Something went wrong on our side. Please try again in a moment."), code="internal_error")
+    app_error.status_code = 500
+    return await handle_app_error(request, app_error)
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Open nothing eagerly; close the database pool on shutdown."""
+    yield
+    await dispose_engine()
+
+
+def create_app() -> FastAPI:
+    """Build the govhub application."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="govhub",
+        version=govhub.__version__,
+        description="Digital government platform: Digital ID, data exchange, one-stop service.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(AppError, handle_app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, handle_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, handle_unexpected)
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(system.router)
+    app.include_router(identity_api.router)
+    app.include_router(identity_oidc.router)
+    app.include_router(identity_pages.router)
+
+    # Outermost last: observability sees every response, including error pages.
+    app.add_middleware(CsrfCookieMiddleware)
+    app.add_middleware(LocaleMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestObservabilityMiddleware)
+    return app

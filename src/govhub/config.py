@@ -1,0 +1,140 @@
+"""Settings read from GOVHUB_* environment variables, with safe defaults for one machine."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+def _local_secret(name: str, *, fernet: bool = False) -> SecretStr:
+    """Read or create a random secret under var/ so one machine's workers and restarts agree."""
+    path = VAR_DIR / f"{name}.secret"
+    try:
+        return SecretStr(path.read_text().strip())
+    except FileNotFoundError:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        value = base64.urlsafe_b64encode(os.urandom(32)).decode() if fernet else secrets.token_urlsafe(32)
+        # O_EXCL: if two workers race, the loser reads the winner's value.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return SecretStr(path.read_text().strip())
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        return SecretStr(value)
+
+
+class Settings(BaseSettings):
+    """Platform configuration; every field maps to GOVHUB_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVHUB_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'govhub.db'}"
+    database_pool_size: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # The public origin people and relying parties see; the OIDC issuer is derived from it.
+    base_url: str = ""
+    # Signs CSRF tokens. Production must set it from a secret store; on one machine a random
+    # value is kept in var/ so that restarts and several workers agree.
+    secret_key: SecretStr = Field(default_factory=lambda: _local_secret("secret_key"))
+    # Fernet keys (comma-separated, newest first) that encrypt secrets at rest: TOTP seeds,
+    # signing keys. Older keys stay listed until everything is re-encrypted (rotation).
+    data_keys: SecretStr = Field(default_factory=lambda: _local_secret("data_keys", fernet=True))
+    # Keys the hash that names people in logs and audit records instead of their ID numbers.
+    pii_hash_key: SecretStr = Field(default_factory=lambda: _local_secret("pii_hash_key"))
+
+    # Jobs: "sqlite" keeps jobs in a file under var/ (durable, one machine); "redis" uses
+    # the broker at job_redis_url; "immediate" runs them inline (tests only).
+    job_backend: Literal["sqlite", "redis", "immediate"] = "sqlite"
+    job_sqlite_path: str = str(VAR_DIR / "jobs.db")
+    job_redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Rate limits: storage URI for the `limits` library ("memory://" or "redis://...").
+    rate_limit_storage_url: str = "memory://"
+    sign_in_rate_per_ip: str = "30/minute"
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
+
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    # Cookies get the Secure flag and HSTS is sent when the site is served over HTTPS.
+    https: bool = False
+
+    password_min_length: int = 12
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 2
+
+    oidc_key_rotation_days: int = 90
+    oidc_code_ttl_seconds: int = 60
+    oidc_access_token_ttl_seconds: int = 3600
+
+    # If set, /metrics requires "Authorization: Bearer <token>" (scrapers outside the cluster).
+    metrics_token: SecretStr | None = None
+
+    default_locale: Literal["th", "en"] = "th"
+    timezone: str = "Asia/Bangkok"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    mail_from: str = "no-reply@govhub.local"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept plain postgresql:// and sqlite:// URLs and pick the async driver."""
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> "Settings":
+        """Refuse to run production on machine-local secrets or the embedded database."""
+        if self.environment == "production":
+            missing = [
+                name
+                for name in (
+                    "GOVHUB_SECRET_KEY",
+                    "GOVHUB_PII_HASH_KEY",
+                    "GOVHUB_DATA_KEYS",
+                    "GOVHUB_BASE_URL",
+                )
+                if not os.environ.get(name)
+            ]
+            if missing:
+                raise ValueError(f"production requires {', '.join(missing)}")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the embedded SQLite database is in use."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def public_url(self) -> str:
+        """Origin without a trailing slash, used for absolute links and the OIDC issuer."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached; tests clear the cache to override)."""
+    return Settings()

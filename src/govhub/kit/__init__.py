@@ -1,0 +1,1 @@
+"""Plumbing shared by every context; no domain rules live here."""

@@ -1,0 +1,1 @@
+"""Portal plumbing: templates, static assets, security headers and language choice."""

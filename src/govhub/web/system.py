@@ -1,0 +1,77 @@
+"""Operational routes: liveness, readiness, metrics, the OpenAPI document and its viewer."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from govhub.config import get_settings
+from govhub.db import SessionDep
+from govhub.identity.auth import PublicCaller, _declares_auth
+from govhub.kit.errors import NotAuthenticated
+from govhub.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request, caller: PublicCaller) -> HTMLResponse:
+    """The portal's front page."""
+    return render(request, "home.html")
+
+
+@router.get("/healthz", tags=["system"])
+async def healthz(_: PublicCaller) -> dict[str, str]:
+    """Liveness: the process is up and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["system"])
+async def readyz(session: SessionDep, _: PublicCaller) -> JSONResponse:
+    """Readiness: the database answers; load balancers stop routing here when it does not."""
+    try:
+        await session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@_declares_auth("metrics_token")
+async def metrics_access(request: Request) -> None:
+    """Open on one machine; behind a bearer token when GOVHUB_METRICS_TOKEN is set."""
+    expected = get_settings().metrics_token
+    if expected is None:
+        return
+    sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(sent.encode(), expected.get_secret_value().encode()):
+        raise NotAuthenticated()
+
+
+@router.get("/metrics", tags=["system"], include_in_schema=False)
+async def metrics(_: Annotated[None, Depends(metrics_access)]) -> Response:
+    """Prometheus metrics: requests and latency by route."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi_document(request: Request, _: PublicCaller) -> JSONResponse:
+    """The OpenAPI 3 description of every JSON API."""
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False)
+async def api_docs(_: PublicCaller) -> HTMLResponse:
+    """Swagger UI, served from this host (no CDN)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="govhub API",
+        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css",
+        swagger_favicon_url="/static/swagger/favicon-32x32.png",
+    )

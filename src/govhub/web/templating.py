@@ -1,0 +1,74 @@
+"""The Jinja2 environment shared by every context's pages, with i18n and helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from govhub.kit import i18n
+from govhub.kit.clock import format_datetime
+from govhub.kit.csrf import CSRF_FIELD, csrf_token
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _template_dirs() -> list[Path]:
+    """web/templates plus each context's templates/ folder."""
+    dirs = [Path(__file__).resolve().parent / "templates"]
+    dirs += sorted(p for p in PACKAGE_DIR.glob("*/templates") if p.parent.name != "web")
+    return dirs
+
+
+def _switch_language_url(request: Request, locale: str) -> str:
+    """The current page's URL with ?lang= set, so switching keeps the visitor in place."""
+    params = dict(request.query_params)
+    params["lang"] = locale
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def _build_environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _template_dirs()]),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message, **kw: i18n.gettext(message, **kw),
+        lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
+        newstyle=True,
+    )
+    env.filters["datetime"] = lambda value, with_time=True: format_datetime(
+        value, i18n.current_locale.get(), with_time=with_time
+    )
+    env.globals["csrf_field_name"] = CSRF_FIELD
+    return env
+
+
+templates_env = _build_environment()
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page or an HTMX fragment with the request-wide helpers in scope."""
+    locale = getattr(request.state, "locale", i18n.DEFAULT_LOCALE)
+    values: dict[str, Any] = {
+        "request": request,
+        "locale": locale,
+        "other_locale": "en" if locale == "th" else "th",
+        "csrf_token": csrf_token(request),
+        "caller": getattr(request.state, "caller_view", None),
+        "switch_language_url": lambda loc: _switch_language_url(request, loc),
+        "is_htmx": request.headers.get("hx-request") == "true",
+    }
+    values.update(context or {})
+    html = templates_env.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status_code)
