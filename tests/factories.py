@@ -71,3 +71,18 @@ async def enrol_totp(client: httpx.AsyncClient) -> str:
     )
     assert response.status_code == 200 and "recovery-codes" in response.text, response.text
     return secret
+
+
+def replace_cookie(client: httpx.AsyncClient, name: str, value: str) -> None:
+    """Put value in the client's jar as the only cookie called name."""
+    for cookie in list(client.cookies.jar):
+        if cookie.name == name:
+            client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+    client.cookies.set(name, value, domain="testserver.local", path="/")
+
+
+async def sign_out(client: httpx.AsyncClient) -> None:
+    """Press the sign-out button."""
+    page = await client.get("/")
+    response = await client.post("/sign-out", data={"csrf_token": csrf_from(page.text)})
+    assert response.status_code == 303

@@ -8,7 +8,9 @@ from email.message import EmailMessage
 from govhub.config import get_settings
 from govhub.db import unit_of_work
 from govhub.identity import repository
-from govhub.jobs import job
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govhub.jobs import enqueue, job
 from govhub.kit.i18n import N_, current_locale, gettext
 from govhub.kit.observability import get_logger
 
@@ -49,3 +51,8 @@ async def send_security_notice(*, account_id: str, action: str) -> None:
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
         smtp.starttls()
         smtp.send_message(message)
+
+
+def send_security_notice_later(session: AsyncSession, *, account_id: str, action: str) -> None:
+    """Queue the notice; it is sent only if the change that caused it commits."""
+    enqueue(session, "identity.send_security_notice", account_id=account_id, action=action)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
 from govhub.identity import audit, repository, totp
+from govhub.identity.jobs import send_security_notice_later
 from govhub.identity.audit import AuditAction
 from govhub.identity.models import (
     Account,
@@ -230,6 +231,7 @@ async def _count_failure(session: AsyncSession, account: Account, *, ip: str | N
             session, AuditAction.ACCOUNT_LOCKED, outcome="failure", subject_id=account.id, ip=ip,
             minutes=settings.lockout_minutes,
         )
+        send_security_notice_later(session, account_id=account.id, action=AuditAction.ACCOUNT_LOCKED)
         raise AccountLocked(minutes=settings.lockout_minutes)
 
 
@@ -284,6 +286,7 @@ async def confirm_totp_enrolment(
     account.totp_enabled_at = utcnow()
     account.totp_last_step = step
     await audit.record(session, AuditAction.TOTP_ENABLED, actor_id=account.id, ip=ip)
+    send_security_notice_later(session, account_id=account.id, action=AuditAction.TOTP_ENABLED)
     return await regenerate_recovery_codes(session, account=account, ip=ip, audit_it=False)
 
 
@@ -297,6 +300,7 @@ async def disable_totp(session: AsyncSession, *, account: Account, ip: str | Non
     for recovery in await repository.unused_recovery_codes(session, account.id):
         await session.delete(recovery)
     await audit.record(session, AuditAction.TOTP_DISABLED, actor_id=account.id, ip=ip)
+    send_security_notice_later(session, account_id=account.id, action=AuditAction.TOTP_DISABLED)
 
 
 async def regenerate_recovery_codes(
@@ -322,6 +326,7 @@ async def change_password(
     check_password_policy(new_password, context=(account.email.split("@")[0], account.national_id or ""))
     account.password_hash = hash_password(new_password)
     await audit.record(session, AuditAction.PASSWORD_CHANGED, actor_id=account.id, ip=ip)
+    send_security_notice_later(session, account_id=account.id, action=AuditAction.PASSWORD_CHANGED)
 
 
 # --- Agencies and officers (administrators) -------------------------------------------

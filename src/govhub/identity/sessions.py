@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govhub.config import get_settings
 from govhub.identity import audit, repository
 from govhub.identity.audit import AuditAction
+from govhub.identity.jobs import send_security_notice_later
 from govhub.identity.models import Account, UserSession
 from govhub.kit.clock import utcnow
 from govhub.kit.crypto import new_token, pii_hash, token_digest
@@ -106,4 +107,5 @@ async def end_all_sessions(session: AsyncSession, *, account_id: str, ip: str | 
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     await audit.record(session, AuditAction.SIGNED_OUT_EVERYWHERE, actor_id=account_id, ip=ip, sessions=count)
+    send_security_notice_later(session, account_id=account_id, action=AuditAction.SIGNED_OUT_EVERYWHERE)
     return count
