@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import govhub
 from govhub.config import get_settings
 from govhub.db import dispose_engine
+from govhub.identity import admin_pages as identity_admin_pages
 from govhub.identity import api as identity_api
 from govhub.identity import oidc as identity_oidc
 from govhub.identity import pages as identity_pages
@@ -134,6 +135,7 @@ def create_app() -> FastAPI:
     app.include_router(identity_api.router)
     app.include_router(identity_oidc.router)
     app.include_router(identity_pages.router)
+    app.include_router(identity_admin_pages.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)

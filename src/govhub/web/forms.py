@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,16 +34,25 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+ContextBuilder = Callable[[], Awaitable[dict[str, Any]]]
+
+
 async def form_error(
     request: Request,
     session: AsyncSession,
     template: str,
     error: AppError,
-    context: dict[str, Any] | None = None,
+    context: dict[str, Any] | ContextBuilder | None = None,
 ) -> HTMLResponse:
-    """Re-show a form with the error beside its field; undo the request's changes first."""
+    """Re-show a form with the error beside its field; undo the request's changes first.
+
+    Pass a context that needs the database as a coroutine function: it runs after the
+    rollback, which expires every loaded row.
+    """
     if not error.keeps_changes:
         await session.rollback()
+    if callable(context):
+        context = await context()
     field = error.field if isinstance(error, ValidationFailed) else None
     values = {"error": error.translated(), "error_field": field, **(context or {})}
     return render(request, template, values, status_code=error.status_code)
