@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Annotated
 
@@ -12,12 +13,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from govhub.config import get_settings
-from govhub.db import SessionDep
+from govhub.db import get_engine
 from govhub.identity.auth import PublicCaller, _declares_auth
 from govhub.kit.errors import NotAuthenticated
+from govhub.kit.observability import get_logger
 from govhub.web.templating import render
 
 router = APIRouter()
+log = get_logger("govhub.system")
 
 
 @router.get("/", include_in_schema=False)
@@ -32,12 +35,18 @@ async def healthz(_: PublicCaller) -> dict[str, str]:
     return {"status": "ok"}
 
 
+READINESS_TIMEOUT_SECONDS = 3
+
+
 @router.get("/readyz", tags=["system"])
-async def readyz(session: SessionDep, _: PublicCaller) -> JSONResponse:
+async def readyz(_: PublicCaller) -> JSONResponse:
     """Readiness: the database answers; load balancers stop routing here when it does not."""
     try:
-        await session.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means not ready
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            async with get_engine().connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        log.warning("database not ready", error_type=type(error).__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
 
