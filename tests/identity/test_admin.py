@@ -103,3 +103,19 @@ async def test_step_up_for_totp_protected_action(client):
     done = await f.form_post(client, "/sign-in/second-factor", "/sign-in/second-factor", {"code": code})
     assert done.status_code == 303
     assert (await client.get("/api/v1/identity/me")).json()["aal"] == 2
+
+
+async def test_admin_renames_and_deactivates_an_agency(client, session):
+    admin = await make_staff(session)
+    await sign_in_staff_with_totp(client, admin)
+    agency = await service.create_agency(session, code="REN" + f.national_id()[:5], name_th="เดิม", name_en="Old", actor_id=None)
+    await session.commit()
+    page = await client.get("/admin/agencies")
+    response = await client.post(f"/admin/agencies/{agency.id}", data={
+        "csrf_token": f.csrf_from(page.text), "name_th": "ใหม่", "name_en": "New"})
+    assert response.status_code == 303
+    await session.refresh(agency)
+    assert (agency.name_th, agency.name_en, agency.is_active) == ("ใหม่", "New", False)
+    missing = await client.post("/admin/agencies/no-such-id", data={
+        "csrf_token": f.csrf_from(page.text), "name_th": "x", "name_en": "y"})
+    assert missing.status_code == 404
