@@ -151,3 +151,8 @@ def test_production_refuses_machine_local_secrets(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValidationError, match="production requires"):
         Settings(environment="production")
+
+
+async def test_malformed_cookie_header_is_ignored_not_an_error(client):
+    response = await client.get("/", headers={"cookie": 'govhub_lang="en; bad\\"cookie=;;'})
+    assert response.status_code == 200

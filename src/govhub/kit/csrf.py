@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from http.cookies import SimpleCookie
-
 from fastapi import Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from govhub.config import get_settings
 from govhub.kit.crypto import new_token
 from govhub.kit.errors import CsrfFailed
+from govhub.kit.http import scope_cookie
 
 CSRF_COOKIE = "govhub_csrf"
 CSRF_FIELD = "csrf_token"
@@ -22,13 +21,7 @@ FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data"
 
 
 def _cookie_value(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            jar.load(value.decode("latin-1"))
-            if CSRF_COOKIE in jar:
-                return jar[CSRF_COOKIE].value
-    return None
+    return scope_cookie(scope, CSRF_COOKIE)
 
 
 class CsrfCookieMiddleware:

@@ -15,6 +15,8 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govhub.kit.http import scope_header
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 HTTP_REQUESTS = Counter(
@@ -109,7 +111,7 @@ class RequestObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = scope_header(scope, b"x-request-id") or ""
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govhub.config import get_settings
+from govhub.kit.http import scope_cookie, scope_header
 from govhub.kit.i18n import LOCALE_COOKIE, current_locale, negotiate_locale
 
 # Strict by default: no inline script, no third-party origin, no framing.
@@ -67,15 +67,8 @@ class LocaleMiddleware:
             await self.app(scope, receive, send)
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
-        cookie = None
-        accept = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                jar: SimpleCookie = SimpleCookie()
-                jar.load(value.decode("latin-1"))
-                cookie = jar[LOCALE_COOKIE].value if LOCALE_COOKIE in jar else None
-            elif name == b"accept-language":
-                accept = value.decode("latin-1")
+        cookie = scope_cookie(scope, LOCALE_COOKIE)
+        accept = scope_header(scope, b"accept-language")
         locale = negotiate_locale(query, cookie, accept)
         scope.setdefault("state", {})["locale"] = locale
         token = current_locale.set(locale)
