@@ -56,3 +56,59 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) var build *.egg-info test-artifacts
+
+## i18n: messages.pot is extracted from the Python code and templates (babel.cfg) and merged
+## into the th and en catalogs; en stays untranslated (the source is English), th must be complete.
+## New strings arrive with an empty msgstr (no fuzzy guesses from similar strings): translate them all.
+LOCALE_DIR   := src/govhub/locale
+I18N_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+I18N_EXTRACT  = extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 --no-location --sort-output \
+                --add-comments=TRANSLATORS: --project=govhub --version=$(I18N_VERSION) \
+                --copyright-holder="govhub contributors"
+
+.PHONY: i18n-extract i18n-check
+
+$(BIN)/pybabel: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+## i18n-extract: refresh messages.pot from the source, then merge it into the th and en catalogs
+i18n-extract: $(BIN)/pybabel
+	$(BIN)/pybabel $(I18N_EXTRACT) -o $(LOCALE_DIR)/messages.pot .
+	for locale in th en; do \
+	  $(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $$locale \
+	    --init-missing --ignore-obsolete --ignore-pot-creation-date --no-fuzzy-matching || exit 1; \
+	done
+
+# Reads the freshly extracted template and the th catalog; names every message without a
+# confirmed translation (missing, empty or fuzzy) and exits 1 if there is any.
+define I18N_CHECK_PY
+import sys
+from babel.messages.pofile import read_po
+with open(sys.argv[1], "rb") as f:
+    template = read_po(f)
+with open(sys.argv[2], "rb") as f:
+    thai = read_po(f, locale="th")
+problems = []
+for message in template:
+    if not message.id:
+        continue
+    entry = thai.get(message.id)
+    if entry is None:
+        problems.append(("missing from th catalog (run make i18n-extract)", message.id))
+    elif entry.fuzzy:
+        problems.append(("fuzzy", message.id))
+    elif not all(entry.string if isinstance(entry.string, tuple) else [entry.string]):
+        problems.append(("untranslated", message.id))
+for reason, msgid in problems:
+    print(f"{reason}: {msgid!r}")
+total = sum(1 for message in template if message.id)
+print(f"th: {total - len(problems)} of {total} messages translated")
+sys.exit(1 if problems else 0)
+endef
+export I18N_CHECK_PY
+
+## i18n-check: fail if any message in the source lacks a Thai translation
+i18n-check: $(BIN)/pybabel
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN)/pybabel -q $(I18N_EXTRACT) -o "$$tmp/messages.pot" . && \
+	$(BIN)/python -c "$$I18N_CHECK_PY" "$$tmp/messages.pot" $(LOCALE_DIR)/th/LC_MESSAGES/messages.po
