@@ -261,7 +261,7 @@ def test_citizen_registers_enrols_totp_and_signs_in_at_aal2(
     expect_language(page, lang)
     heading(page, "Enter your one-time code", lang)
     expect(page.get_by_role("alert")).to_have_count(0)
-    code_field = labelled(page, "code", "6-digit code", lang)
+    code_field = labelled(page, "code", "6-digit code or recovery code", lang)
     expect(code_field).to_have_attribute("autocomplete", "one-time-code")
     shot(page, "09-second-factor")
 
@@ -271,7 +271,7 @@ def test_citizen_registers_enrols_totp_and_signs_in_at_aal2(
         form_button(page, "/sign-in/second-factor", "Continue", lang).click()
         expect(page).to_have_url(re.compile(r"/sign-in/second-factor$"))
         expect(page.get_by_role("alert")).to_be_visible()
-        code_field = labelled(page, "code", "6-digit code", lang)
+        code_field = labelled(page, "code", "6-digit code or recovery code", lang)
         expect(code_field).to_have_attribute("aria-invalid", "true")
         shot(page, "10-second-factor-code-reused")
         wait_for_step_after(enrol_step)

@@ -40,7 +40,7 @@ def provisioning_uri(secret: str, account_label: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The otpauth URI as an inline SVG QR code (no JavaScript, no external image)."""
-    return segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff")
+    return segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff", omitsize=True)
 
 
 def matching_step(secret: str, code: str, *, last_step: int | None, now: float | None = None) -> int | None:
