@@ -92,7 +92,7 @@ problems = []
 for message in template:
     if not message.id:
         continue
-    entry = thai.get(message.id)
+    entry = thai.get(message.id, context=message.context)
     if entry is None:
         problems.append(("missing from th catalog (run make i18n-extract)", message.id))
     elif entry.fuzzy:

@@ -13,7 +13,7 @@ from govhub.db import SessionDep
 from govhub.identity import repository, service
 from govhub.identity.audit import AuditAction
 from govhub.identity.auth import Admin
-from govhub.identity.models import AccountKind, OfficerRole
+from govhub.identity.models import AccountKind, OfficerRole, role_label
 from govhub.kit.clock import BANGKOK
 from govhub.kit.errors import AppError
 from govhub.web.forms import form_error, see_other
@@ -90,7 +90,12 @@ async def staff_form(request: Request, session: SessionDep, caller: Admin) -> HT
 
 
 async def _staff_context(session: SessionDep, form: dict[str, object] | None = None) -> dict[str, object]:
-    return {"agencies": await repository.list_agencies(session), "roles": list(OfficerRole), "form": form or {}}
+    return {
+        "agencies": await repository.list_agencies(session),
+        "roles": list(OfficerRole),
+        "role_label": role_label,
+        "form": form or {},
+    }
 
 
 @router.post("/admin/staff/new")

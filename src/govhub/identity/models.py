@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govhub.db import Base
 from govhub.kit.clock import utcnow
+from govhub.kit.i18n import N_, gettext
 from govhub.kit.ids import new_id
 
 
@@ -33,6 +34,21 @@ class OfficerRole(enum.StrEnum):
     REGISTRAR = "registrar"
     FINANCE = "finance"
     DATA_STEWARD = "data_steward"
+
+
+ROLE_LABELS = {
+    OfficerRole.AGENCY_ADMIN: N_("Agency administrator"),
+    OfficerRole.REVIEWER: N_("Reviewer"),
+    OfficerRole.APPROVER: N_("Approver"),
+    OfficerRole.REGISTRAR: N_("Registrar"),
+    OfficerRole.FINANCE: N_("Finance officer"),
+    OfficerRole.DATA_STEWARD: N_("Data steward"),
+}
+
+
+def role_label(role: OfficerRole) -> str:
+    """The role's name in the reader's language."""
+    return gettext(ROLE_LABELS[role])
 
 
 def _enum(kind: type[enum.Enum], name: str) -> Enum:

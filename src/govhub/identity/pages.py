@@ -11,7 +11,7 @@ from govhub.config import get_settings
 from govhub.db import SessionDep
 from govhub.identity import repository, service, sessions, totp
 from govhub.identity.auth import PublicCaller, SignedIn, SignedInAnyLevel, require_assurance
-from govhub.identity.models import AccountKind
+from govhub.identity.models import AccountKind, role_label
 from govhub.identity.proofing import ProofingEvidence, get_proofer
 from govhub.kit import ratelimit
 from govhub.kit.csrf import rotate_csrf_cookie
@@ -232,6 +232,7 @@ async def account_page(request: Request, session: SessionDep, caller: SignedIn, 
         "recovery_left": len(await repository.unused_recovery_codes(session, account.id)),
         "memberships": [(agencies[m.agency_id], m.role) for m in account.memberships if m.agency_id in agencies],
         "flash": {"kind": "success", "text": gettext(N_("Your account has been created."))} if welcome else None,
+        "role_label": role_label,
     }
     return render(request, "identity/account.html", context)
 

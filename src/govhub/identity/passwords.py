@@ -71,7 +71,7 @@ def check_password_policy(password: str, *, context: tuple[str, ...] = ()) -> No
     settings = get_settings()
     if len(password) < settings.password_min_length:
         raise ValidationFailed(
-            N_("Use a password of at least %(min)s characters. A few words in a row is easy to remember."),
+            N_("Use a password of at least %(min)s characters. A few unrelated words make a strong password that is easy to remember."),
             field="password",
             min=settings.password_min_length,
         )

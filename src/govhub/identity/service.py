@@ -45,7 +45,7 @@ class SignInFailed(AppError):
 
     status_code = 401
     code = "sign_in_failed"
-    message = N_("The ID or password is not correct.")
+    message = N_("The ID number, email address or password is not correct.")
     keeps_changes = True
 
 
@@ -55,7 +55,7 @@ class AccountLocked(TooManyRequests):
     code = "account_locked"
     message = N_(
         "This account is locked for %(minutes)s minutes after too many failed attempts. "
-        "Try again later, or reset your password."
+        "Try again after that time."
     )
     keeps_changes = True
 

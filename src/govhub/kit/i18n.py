@@ -51,6 +51,26 @@ def ngettext(singular: str, plural: str, count: int, **params: object) -> str:
     return text % {"num": count, **params}
 
 
+def raw_gettext(message: str) -> str:
+    """Translate without filling parameters (Jinja's new-style gettext fills them itself)."""
+    return translations_for(current_locale.get()).gettext(message)
+
+
+def raw_ngettext(singular: str, plural: str, count: int) -> str:
+    """Plural translation without filling parameters (for Jinja)."""
+    return translations_for(current_locale.get()).ngettext(singular, plural, count)
+
+
+def raw_pgettext(context: str, message: str) -> str:
+    """Translate a message that needs a context to disambiguate it (e.g. 'On' as a status)."""
+    return translations_for(current_locale.get()).pgettext(context, message)
+
+
+def raw_npgettext(context: str, singular: str, plural: str, count: int) -> str:
+    """Plural translation with a context."""
+    return translations_for(current_locale.get()).npgettext(context, singular, plural, count)
+
+
 def negotiate_locale(query: str | None, cookie: str | None, accept_language: str | None) -> str:
     """Pick the locale: explicit ?lang=, then the saved cookie, then the browser, then Thai."""
     for candidate in (query, cookie):

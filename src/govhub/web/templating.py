@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
+from govhub.config import get_settings
 from govhub.kit import i18n
 from govhub.kit.clock import format_datetime
 from govhub.kit.csrf import CSRF_FIELD, csrf_token
@@ -40,15 +41,20 @@ def _build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # New-style gettext: Jinja fills %(name)s itself, after escaping, so the callables
+    # must hand back the bare translation.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message, **kw: i18n.gettext(message, **kw),
-        lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
+        i18n.raw_gettext,
+        i18n.raw_ngettext,
         newstyle=True,
+        pgettext=i18n.raw_pgettext,
+        npgettext=i18n.raw_npgettext,
     )
     env.filters["datetime"] = lambda value, with_time=True: format_datetime(
         value, i18n.current_locale.get(), with_time=with_time
     )
     env.globals["csrf_field_name"] = CSRF_FIELD
+    env.globals["password_min_length"] = get_settings().password_min_length
     return env
 
 
