@@ -19,6 +19,7 @@ from govhub.db import dispose_engine
 from govhub.identity import admin_pages as identity_admin_pages
 from govhub.identity import api as identity_api
 from govhub.identity import oidc as identity_oidc
+from govhub.identity import oidc_admin as identity_oidc_admin
 from govhub.identity import pages as identity_pages
 from govhub.identity.auth import StepUpRequired
 from govhub.kit.csrf import CsrfCookieMiddleware
@@ -134,6 +135,7 @@ def create_app() -> FastAPI:
     app.include_router(system.router)
     app.include_router(identity_api.router)
     app.include_router(identity_oidc.router)
+    app.include_router(identity_oidc_admin.router)
     app.include_router(identity_pages.router)
     app.include_router(identity_admin_pages.router)
 

@@ -177,3 +177,25 @@ PublicCaller = Annotated[Caller | None, Depends(public)]
 SignedIn = Annotated[Caller, Depends(signed_in)]
 SignedInAnyLevel = Annotated[Caller, Depends(signed_in_any_level)]
 Admin = Annotated[Caller, Depends(admin)]
+
+
+# The OpenID provider's server-to-server callers (imported here, after the browser rules).
+from govhub.identity.clients import AuthenticatedClient, authenticate_client, verify_bearer_token  # noqa: E402, I001
+
+
+@_declares_auth("oauth_client")
+async def oauth_client_auth(request: Request, session: SessionDep) -> AuthenticatedClient:
+    """Servers at the token endpoint: client secret, private_key_jwt, or (public) client_id alone."""
+    # Not a browser route: no cookie, so no CSRF token; the client's own credential is the proof.
+    return await authenticate_client(session, request)
+
+
+@_declares_auth("oauth_client")
+async def oauth_bearer(request: Request, session: SessionDep) -> dict[str, Any]:
+    """A server holding an access token we issued (RFC 6750 Bearer header): UserInfo and APIs."""
+    # Same kind as the token endpoint: an OAuth client calling, never a cookie, so no CSRF.
+    return await verify_bearer_token(session, request.headers.get("authorization", ""))
+
+
+OAuthClientAuth = Annotated[AuthenticatedClient, Depends(oauth_client_auth)]
+OAuthBearer = Annotated[dict[str, Any], Depends(oauth_bearer)]
