@@ -54,7 +54,8 @@ def _error_page(request: Request, error: AppError) -> Response:
         404: N_("Page not found"),
         429: N_("Too many attempts"),
     }
-    title = gettext(titles.get(error.status_code, N_("Something went wrong")))
+    fallback = N_("Something went wrong")
+    title = gettext(titles.get(error.status_code, fallback))
     return render(
         request,
         "error.html",

@@ -107,6 +107,14 @@ def demo() -> None:
     console.print("Foreigner signs in with the email address.")
 
 
+@app.command("rotate-signing-key")
+def rotate_signing_key() -> None:
+    """Start signing tokens with a new key; the old one stays in the JWKS until retired."""
+    from govhub.identity.keys import main as keys_main
+
+    keys_main(["rotate"])
+
+
 @app.command("totp-code")
 def totp_code(secret: str = "") -> None:
     """Print the current TOTP code for the demo secret (or SECRET): for trying the demo."""

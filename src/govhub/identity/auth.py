@@ -199,3 +199,31 @@ async def oauth_bearer(request: Request, session: SessionDep) -> dict[str, Any]:
 
 OAuthClientAuth = Annotated[AuthenticatedClient, Depends(oauth_client_auth)]
 OAuthBearer = Annotated[dict[str, Any], Depends(oauth_bearer)]
+
+
+@dataclass(frozen=True)
+class MachineCaller:
+    """An agency system calling with its own client-credentials access token."""
+
+    client_id: str
+    agency_id: str | None
+    scopes: frozenset[str]
+
+
+def require_client_scope(scope: str) -> Callable[..., Any]:
+    """Build a dependency for machine APIs: a client-credentials token carrying `scope`."""
+
+    @_declares_auth("oauth_client")
+    async def dependency(claims: OAuthBearer, session: SessionDep) -> MachineCaller:
+        # A token issued to a person (sub = account) is not an agency system's credential.
+        if claims.get("sub") != claims.get("client_id"):
+            raise Forbidden(N_("This API is for agency systems using their own client credentials."))
+        client = await repository.client_by_client_id(session, str(claims["client_id"]))
+        if client is None or not client.is_active:
+            raise NotAuthenticated(N_("This client is disabled."))
+        granted = frozenset(str(claims.get("scope", "")).split())
+        if scope not in granted:
+            raise Forbidden(N_("The access token does not carry the scope this API needs."), code="insufficient_scope")
+        return MachineCaller(client_id=client.client_id, agency_id=client.agency_id, scopes=granted)
+
+    return dependency

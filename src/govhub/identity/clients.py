@@ -321,7 +321,10 @@ async def authenticate_client(session: AsyncSession, request: Request) -> Authen
             session, None, "no_client_id", _invalid_client("Client authentication is required.")
         )
     try:
-        await ratelimit.hit(TOKEN_RATE_PER_CLIENT, "oidc-token", client_id)
+        # Keyed by client and address: wrong secrets sent from elsewhere under a client's id
+        # must not use up the real client's allowance.
+        address = request.client.host if request.client else "-"
+        await ratelimit.hit(TOKEN_RATE_PER_CLIENT, "oidc-token", client_id, address)
     except TooManyRequests as error:
         raise OAuthError(
             "slow_down", "Too many token requests from this client.", status_code=429

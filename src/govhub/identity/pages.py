@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -147,10 +148,12 @@ async def sign_in_submit(
         session, account=account, aal=1, pending_second_factor=pending,
         ip=ip, user_agent=request.headers.get("user-agent"),
     )
+    # Encode: the target may be an OIDC authorize URL with its own query string.
+    encoded = quote(target, safe="")
     if pending:
-        response = see_other(f"/sign-in/second-factor?next={target}")
+        response = see_other(f"/sign-in/second-factor?next={encoded}")
     elif account.requires_second_factor:
-        response = see_other(f"/account/two-factor/setup?next={target}")
+        response = see_other(f"/account/two-factor/setup?next={encoded}")
     else:
         response = see_other(target)
     _set_session_cookie(response, issued.token)
@@ -162,7 +165,7 @@ async def sign_in_submit(
 async def second_factor_form(request: Request, _: PublicCaller, next: str = "") -> Response:
     """Ask for the 6-digit code (or a recovery code) after the password."""
     if getattr(request.state, "session_record", None) is None:
-        return see_other(f"/sign-in?next={safe_next(next)}")
+        return see_other(f"/sign-in?next={quote(safe_next(next), safe='')}")
     return render(request, "identity/second_factor.html", {"next": safe_next(next)})
 
 
