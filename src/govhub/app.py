@@ -23,6 +23,7 @@ from govhub.identity import oidc_admin as identity_oidc_admin
 from govhub.identity import pages as identity_pages
 from govhub.identity.auth import StepUpRequired
 from govhub.kit.csrf import CsrfCookieMiddleware
+from govhub.kit.http import BodySizeLimitMiddleware
 from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, gettext
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
@@ -145,4 +146,5 @@ def create_app() -> FastAPI:
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestObservabilityMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     return app

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     lockout_threshold: int = 5
     lockout_minutes: int = 15
 
+    # Largest request body accepted (bytes); forms and API calls here are small. Contexts
+    # that take uploads will raise it for their own routes.
+    max_request_body_bytes: int = 256 * 1024
+
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     # Cookies get the Secure flag and HSTS is sent when the site is served over HTTPS.
@@ -118,6 +122,9 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"production requires {', '.join(missing)}")
+            if self.rate_limit_storage_url.startswith("memory"):
+                # Per-process counters would let each web worker allow the full rate.
+                raise ValueError("production requires GOVHUB_RATE_LIMIT_STORAGE_URL=redis://...")
         return self
 
     @property

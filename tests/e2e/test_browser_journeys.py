@@ -257,7 +257,7 @@ def test_citizen_registers_enrols_totp_and_signs_in_at_aal2(
     labelled(page, "password", "Password", lang).fill(PASSWORD)
     shot(page, "08-sign-in")
     form_button(page, "/sign-in", "Sign in", lang).click()
-    expect(page).to_have_url(re.compile(r"/sign-in/second-factor\?next=/account$"))
+    expect(page).to_have_url(re.compile(r"/sign-in/second-factor\?next=%2Faccount$"))
     expect_language(page, lang)
     heading(page, "Enter your one-time code", lang)
     expect(page.get_by_role("alert")).to_have_count(0)

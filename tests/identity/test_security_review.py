@@ -117,7 +117,7 @@ async def test_finding_totp_cannot_be_replaced_from_a_password_only_session(app,
             page = await scratch.get("/account/two-factor/setup")
         attacker_secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page.text).group(1).replace(" ", "")  # type: ignore[union-attr]
         sealed = re.search(r'name="sealed_secret" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        home = await attacker.get("/")
+        home = await attacker.get("/register/citizen")  # any page with a form: a valid CSRF token
         swap = await attacker.post(
             "/account/two-factor/setup",
             data={"csrf_token": f.csrf_from(home.text), "sealed_secret": sealed,
@@ -358,7 +358,8 @@ async def test_disabling_totp_needs_the_second_factor_session(app, client):
     async with new_browser(app) as old:
         assert (await f.sign_in(old, data["email"])).status_code == 303  # AAL1, before enrolment
         await f.enrol_totp(client)
-        page = await old.get("/")
+        page = await old.get("/register/citizen")  # any page with a form: a valid CSRF token
+        # Enrolment ended the old password-only session; either way it may not touch 2FA.
         response = await old.post("/account/two-factor/disable", data={"csrf_token": f.csrf_from(page.text)})
         assert response.status_code == 401
         regenerate = await old.post("/account/recovery-codes", data={"csrf_token": f.csrf_from(page.text)})

@@ -16,7 +16,7 @@ from govhub.db import SessionDep
 from govhub.identity import repository
 from govhub.identity.models import Account, AccountKind, OfficerRole, UserSession
 from govhub.identity.sessions import SESSION_COOKIE, resolve_session
-from govhub.kit.csrf import FORM_CONTENT_TYPES, SAFE_METHODS, verify_csrf
+from govhub.kit.csrf import needs_csrf_check, verify_csrf
 from govhub.kit.errors import AppError, Forbidden, NotAuthenticated
 from govhub.kit.i18n import N_
 
@@ -101,10 +101,7 @@ async def _load_caller(request: Request, session: SessionDep) -> Caller | None:
         return request.state.caller  # type: ignore[no-any-return]
     # Every browser-facing route resolves its caller here, so CSRF cannot be forgotten: a
     # form post, or any write that a session cookie would authenticate, needs the token.
-    content_type = request.headers.get("content-type", "")
-    if request.method not in SAFE_METHODS and (
-        SESSION_COOKIE in request.cookies or content_type.startswith(FORM_CONTENT_TYPES)
-    ):
+    if needs_csrf_check(request, has_session_cookie=SESSION_COOKIE in request.cookies):
         await verify_csrf(request)
     record = await resolve_session(session, request.cookies.get(SESSION_COOKIE))
     caller = None

@@ -101,6 +101,8 @@ class Account(Base):
     # The last TOTP time step accepted: a code is never accepted twice (RFC 6238 section 5.2).
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    # Counted apart from passwords: a correct password must not reset the guesses at the code.
+    failed_second_factors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)

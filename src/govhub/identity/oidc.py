@@ -116,6 +116,7 @@ class AuthorizationRequest:
     nonce: str | None
     code_challenge: str
     prompt: set[str]
+    max_age: int | None = None
 
     def hidden_fields(self) -> dict[str, str]:
         """The request as the consent form carries it back."""
@@ -295,7 +296,35 @@ def _checked_request(
         nonce=_param(params, "nonce", 255),
         code_challenge=challenge,
         prompt=set((_param(params, "prompt") or "").split()),
+        max_age=_max_age(_param(params, "max_age")),
     )
+
+
+def _max_age(value: str | None) -> int | None:
+    """OIDC max_age: seconds since the person last actively signed in, or None."""
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise AuthorizeError("invalid_request", "max_age must be a whole number of seconds.")
+    return int(value)
+
+
+def _needs_fresh_sign_in(auth: AuthorizationRequest, caller: Caller) -> bool:
+    """prompt=login, or a sign-in older than max_age (OIDC Core 3.1.2.1)."""
+    if "login" in auth.prompt:
+        return True
+    if auth.max_age is None:
+        return False
+    return (utcnow() - caller.session.auth_time).total_seconds() > auth.max_age
+
+
+def _return_url(request: Request) -> str:
+    """This authorize URL without prompt=login, so that signing in again does not loop."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "prompt"]
+    prompt = " ".join(p for p in request.query_params.get("prompt", "").split() if p != "login")
+    if prompt:
+        params.append(("prompt", prompt))
+    return f"{request.url.path}?{urlencode(params)}"
 
 
 async def _parse(
@@ -366,9 +395,11 @@ def _needs_sign_in(
     request: Request, auth: AuthorizationRequest, caller: Caller | None
 ) -> Response | None:
     """Send people who are not (fully) signed in to sign in, then back here."""
-    here = quote(f"{request.url.path}?{request.url.query}", safe="")
+    here = quote(_return_url(request), safe="")
     if caller is None:
         target = f"/sign-in?next={here}"
+    elif _needs_fresh_sign_in(auth, caller):
+        target = f"/sign-in?force=1&next={here}"
     elif caller.account.requires_second_factor and caller.aal < 2:
         # Officers and administrators act for the state: never on a password alone.
         target = f"/account/two-factor/setup?next={here}"

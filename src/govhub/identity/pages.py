@@ -115,9 +115,10 @@ async def register_submit(
 
 
 @router.get("/sign-in")
-async def sign_in_form(request: Request, caller: PublicCaller, next: str = "") -> Response:
+async def sign_in_form(request: Request, caller: PublicCaller, next: str = "", force: int = 0) -> Response:
     """The sign-in form (email, national ID or passport number, and password)."""
-    if caller is not None:
+    # force=1: a relying party asked for a fresh sign-in (OIDC prompt=login or max_age).
+    if caller is not None and not force:
         return see_other(safe_next(next))
     return render(request, "identity/sign_in.html", {"next": safe_next(next), "form": {}})
 
@@ -186,6 +187,7 @@ async def second_factor_submit(
         raise NotAuthenticated()
     ip = client_ip(request)
     try:
+        await ratelimit.hit(get_settings().sign_in_rate_per_ip, "second-factor", ip or "-")
         method = await service.verify_second_factor(session, account=account, code=code, ip=ip)
     except AppError as error:
         return await form_error(request, session, "identity/second_factor.html", error, {"next": safe_next(next)})
@@ -254,7 +256,7 @@ def _totp_context(caller: SignedInAnyLevel, secret: str, next: str) -> dict[str,
     return {
         "qr_svg": totp.qr_svg(uri),
         "secret_grouped": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-        "sealed_secret": totp.seal(secret),
+        "sealed_secret": totp.seal_pending(secret, caller.account.id),
         "next": safe_next(next),
         "required": caller.account.requires_second_factor,
     }
@@ -276,15 +278,22 @@ async def totp_setup_submit(
             session, account=caller.account, sealed_secret=sealed_secret, code=code, ip=ip
         )
     except AppError as error:
+        if caller.account.totp_enabled:
+            raise
         try:
-            secret = totp.unseal(sealed_secret)
-        except Exception:  # noqa: BLE001 - tampered: start over with a new secret
+            secret = totp.unseal_pending(sealed_secret, caller.account.id)
+        except ValueError:  # tampered, foreign or expired: a new secret, never the one sent
             secret = totp.new_secret()
         return await form_error(
             request, session, "identity/totp_setup.html", error, _totp_context(caller, secret, next)
         )
-    # Proving possession of the new authenticator raises this session to AAL2.
-    issued = await sessions.elevate_session(session, current=caller.session, account=caller.account, ip=ip, amr="otp")
+    # Proving possession of the new authenticator raises this session to AAL2; every other
+    # session (opened with the password alone) ends, as after a password change.
+    await sessions.end_all_sessions(session, account_id=caller.account.id, ip=ip, notify=False)
+    issued = await sessions.start_session(
+        session, account=caller.account, aal=2, pending_second_factor=False, ip=ip,
+        user_agent=request.headers.get("user-agent"), amr="otp",
+    )
     response = render(request, "identity/recovery_codes.html", {"codes": codes, "next": safe_next(next)})
     _set_session_cookie(response, issued.token)
     return response
@@ -330,7 +339,7 @@ async def password_submit(
         )
     except AppError as error:
         return await form_error(request, session, "identity/password.html", error, {})
-    await sessions.end_all_sessions(session, account_id=caller.account.id, ip=ip)
+    await sessions.end_all_sessions(session, account_id=caller.account.id, ip=ip, notify=False)
     issued = await sessions.start_session(
         session, account=caller.account, aal=caller.aal, pending_second_factor=False, ip=ip,
         user_agent=request.headers.get("user-agent"),

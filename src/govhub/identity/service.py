@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -25,9 +26,9 @@ from govhub.identity.models import (
 from govhub.identity.passwords import (
     check_password_policy,
     dummy_hash,
-    hash_password,
+    hash_password_async,
     needs_rehash,
-    verify_password,
+    verify_password_async,
 )
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
@@ -67,6 +68,16 @@ class SecondFactorFailed(AppError):
     code = "second_factor_failed"
     message = N_("The code is not correct or has expired. Enter the newest code from your app.")
     keeps_changes = True
+
+
+class WrongCurrentPassword(ValidationFailed):
+    """The current password given to change it is wrong; the failure is counted."""
+
+    message = N_("Your current password is not correct.")
+    keeps_changes = True
+
+    def __init__(self) -> None:
+        super().__init__(field="current_password")
 
 
 @dataclass
@@ -164,7 +175,7 @@ async def _create_account(
         email=email,
         full_name=full_name[:255],
         preferred_locale=data.locale if data.locale in ("th", "en") else "th",
-        password_hash=hash_password(data.password),
+        password_hash=await hash_password_async(data.password),
         ial=1,
         **identifiers,
     )
@@ -185,7 +196,7 @@ async def authenticate_password(
     account = await repository.account_by_identifier(session, identifier)
     now = utcnow()
     if account is None or not account.is_active:
-        verify_password(dummy_hash(), password)  # same cost whether or not the account exists
+        await verify_password_async(dummy_hash(), password)  # same cost whether or not it exists
         await audit.record(
             session, AuditAction.SIGN_IN_FAILED, outcome="failure", identifier=identifier, ip=ip,
             reason="unknown_identifier",
@@ -197,35 +208,37 @@ async def authenticate_password(
             reason="locked",
         )
         raise AccountLocked(minutes=settings.lockout_minutes)
-    if not verify_password(account.password_hash, password):
-        await _count_failure(session, account, ip=ip)
+    if not await verify_password_async(account.password_hash, password):
+        await _count_failure(session, account, ip=ip, counter=Account.failed_sign_ins, reason="wrong_password")
         raise SignInFailed()
     account.failed_sign_ins = 0
     account.locked_until = None
     if needs_rehash(account.password_hash):
-        account.password_hash = hash_password(password)
+        account.password_hash = await hash_password_async(password)
     return account
 
 
-async def _count_failure(session: AsyncSession, account: Account, *, ip: str | None) -> None:
-    """Increment the failure counter atomically and lock at the threshold."""
+async def _count_failure(
+    session: AsyncSession, account: Account, *, ip: str | None, counter: Any, reason: str
+) -> None:
+    """Increment one failure counter atomically; lock the account at the threshold."""
     settings = get_settings()
     # Atomic increment: parallel guesses on several web workers all count.
     result = await session.execute(
         update(Account)
         .where(Account.id == account.id)
-        .values(failed_sign_ins=Account.failed_sign_ins + 1)
-        .returning(Account.failed_sign_ins)
+        .values({counter: counter + 1})
+        .returning(counter)
     )
     failures = int(result.scalar_one())
     await audit.record(
         session, AuditAction.SIGN_IN_FAILED, outcome="failure", subject_id=account.id, ip=ip,
-        reason="wrong_password", failures=failures,
+        reason=reason, failures=failures,
     )
     if failures >= settings.lockout_threshold:
         locked_until = utcnow() + timedelta(minutes=settings.lockout_minutes)
         await session.execute(
-            update(Account).where(Account.id == account.id).values(locked_until=locked_until, failed_sign_ins=0)
+            update(Account).where(Account.id == account.id).values({Account.locked_until: locked_until, counter: 0})
         )
         await audit.record(
             session, AuditAction.ACCOUNT_LOCKED, outcome="failure", subject_id=account.id, ip=ip,
@@ -246,36 +259,65 @@ async def verify_second_factor(
     step = totp.matching_step(
         totp.unseal(account.totp_secret_encrypted), code, last_step=account.totp_last_step
     )
-    if step is not None:
-        # Conditional update: two requests racing with the same code cannot both win.
-        claimed = await session.execute(
-            update(Account)
-            .where(Account.id == account.id)
-            .where((Account.totp_last_step.is_(None)) | (Account.totp_last_step < step))
-            .values(totp_last_step=step, failed_sign_ins=0)
-        )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
-            await session.refresh(account)
-            return "otp"
-    normalized = totp.normalize_recovery_code(code)
-    if len(normalized) == 11:
-        for recovery in await repository.unused_recovery_codes(session, account.id):
-            if verify_password(recovery.code_hash, normalized):
-                recovery.used_at = utcnow()
-                await audit.record(session, AuditAction.RECOVERY_CODE_USED, actor_id=account.id, ip=ip)
-                return "recovery"
+    if step is not None and await _claim_totp_step(session, account, step):
+        return "otp"
+    if await _use_recovery_code(session, account, code, ip=ip):
+        return "recovery"
     await audit.record(session, AuditAction.TOTP_FAILED, outcome="failure", subject_id=account.id, ip=ip)
-    await _count_failure(session, account, ip=ip)
+    await _count_failure(
+        session, account, ip=ip, counter=Account.failed_second_factors, reason="wrong_second_factor"
+    )
     raise SecondFactorFailed()
+
+
+_SECOND_FACTOR_PASSED = {Account.failed_second_factors: 0, Account.failed_sign_ins: 0}
+
+
+async def _claim_totp_step(session: AsyncSession, account: Account, step: int) -> bool:
+    """Record the step as used; False if a parallel request with the same code won."""
+    claimed = await session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .where((Account.totp_last_step.is_(None)) | (Account.totp_last_step < step))
+        .values({Account.totp_last_step: step, **_SECOND_FACTOR_PASSED})
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(account)
+    return True
+
+
+async def _use_recovery_code(session: AsyncSession, account: Account, code: str, *, ip: str | None) -> bool:
+    """Spend a matching unused recovery code exactly once (conditional update wins races)."""
+    normalized = totp.normalize_recovery_code(code)
+    if len(normalized) != 11:
+        return False
+    for recovery in await repository.unused_recovery_codes(session, account.id):
+        if not await verify_password_async(recovery.code_hash, normalized):
+            continue
+        claimed = await session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.id == recovery.id, RecoveryCode.used_at.is_(None))
+            .values(used_at=utcnow())
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await session.execute(update(Account).where(Account.id == account.id).values(_SECOND_FACTOR_PASSED))
+        await audit.record(session, AuditAction.RECOVERY_CODE_USED, actor_id=account.id, ip=ip)
+        return True
+    return False
 
 
 async def confirm_totp_enrolment(
     session: AsyncSession, *, account: Account, sealed_secret: str, code: str, ip: str | None = None
 ) -> list[str]:
     """Turn on TOTP once the user proves their app works; return fresh recovery codes."""
+    if account.totp_enabled:
+        # Replacing an authenticator needs the old one: turn it off first (at AAL2).
+        raise Forbidden(N_("Two-factor authentication is already on."))
     try:
-        secret = totp.unseal(sealed_secret)
-    except Exception as error:  # a tampered hidden field is just an expired form
+        secret = totp.unseal_pending(sealed_secret, account.id)
+    except ValueError as error:  # tampered, foreign or expired: start again
         raise ValidationFailed(N_("The setup form has expired. Start again."), field="code") from error
     step = totp.matching_step(secret, code, last_step=None)
     if step is None:
@@ -311,7 +353,7 @@ async def regenerate_recovery_codes(
         await session.delete(recovery)
     codes = totp.new_recovery_codes()
     for code in codes:
-        session.add(RecoveryCode(account_id=account.id, code_hash=hash_password(code)))
+        session.add(RecoveryCode(account_id=account.id, code_hash=await hash_password_async(code)))
     if audit_it:
         await audit.record(session, AuditAction.RECOVERY_CODES_REGENERATED, actor_id=account.id, ip=ip)
     return codes
@@ -321,10 +363,12 @@ async def change_password(
     session: AsyncSession, *, account: Account, current_password: str, new_password: str, ip: str | None = None
 ) -> None:
     """Change a password after checking the current one and the policy."""
-    if not verify_password(account.password_hash, current_password):
-        raise ValidationFailed(N_("Your current password is not correct."), field="current_password")
+    if not await verify_password_async(account.password_hash, current_password):
+        # Counted like a failed sign-in: a stolen session must not become a password oracle.
+        await _count_failure(session, account, ip=ip, counter=Account.failed_sign_ins, reason="wrong_current_password")
+        raise WrongCurrentPassword()
     check_password_policy(new_password, context=(account.email.split("@")[0], account.national_id or ""))
-    account.password_hash = hash_password(new_password)
+    account.password_hash = await hash_password_async(new_password)
     await audit.record(session, AuditAction.PASSWORD_CHANGED, actor_id=account.id, ip=ip)
     send_security_notice_later(session, account_id=account.id, action=AuditAction.PASSWORD_CHANGED)
 

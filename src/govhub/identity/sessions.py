@@ -98,7 +98,9 @@ async def end_session(session: AsyncSession, *, record: UserSession, ip: str | N
     await audit.record(session, AuditAction.SIGNED_OUT, actor_id=record.account_id, ip=ip)
 
 
-async def end_all_sessions(session: AsyncSession, *, account_id: str, ip: str | None) -> int:
+async def end_all_sessions(
+    session: AsyncSession, *, account_id: str, ip: str | None, notify: bool = True
+) -> int:
     """Sign out everywhere: revoke every session of the account; return how many."""
     result = await session.execute(
         update(UserSession)
@@ -107,5 +109,6 @@ async def end_all_sessions(session: AsyncSession, *, account_id: str, ip: str | 
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     await audit.record(session, AuditAction.SIGNED_OUT_EVERYWHERE, actor_id=account_id, ip=ip, sessions=count)
-    send_security_notice_later(session, account_id=account_id, action=AuditAction.SIGNED_OUT_EVERYWHERE)
+    if notify:  # a password or 2FA change sends its own notice
+        send_security_notice_later(session, account_id=account_id, action=AuditAction.SIGNED_OUT_EVERYWHERE)
     return count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 
@@ -31,6 +32,30 @@ def seal(secret: str) -> str:
 def unseal(sealed: str) -> str:
     """Decrypt a stored TOTP seed."""
     return decrypt_secret(sealed)
+
+
+PENDING_TTL_SECONDS = 900
+_PENDING_PURPOSE = "totp-enrolment"
+
+
+def seal_pending(secret: str, account_id: str) -> str:
+    """Seal a not-yet-confirmed seed for the setup form, bound to the account and purpose.
+
+    The binding matters: the form echoes the seed back when a code is wrong, so it must never
+    accept a stored seed (sealed with the same keys) or another account's pending one.
+    """
+    return encrypt_secret(json.dumps({"purpose": _PENDING_PURPOSE, "account": account_id, "secret": secret}))
+
+
+def unseal_pending(sealed: str, account_id: str) -> str:
+    """Open a pending seed; raise ValueError if foreign, tampered or older than 15 minutes."""
+    try:
+        data = json.loads(decrypt_secret(sealed, ttl=PENDING_TTL_SECONDS))
+    except Exception as error:  # noqa: BLE001 - any failure means the form is not ours
+        raise ValueError("invalid pending secret") from error
+    if not isinstance(data, dict) or data.get("purpose") != _PENDING_PURPOSE or data.get("account") != account_id:
+        raise ValueError("pending secret of another account or purpose")
+    return str(data["secret"])
 
 
 def provisioning_uri(secret: str, account_label: str) -> str:

@@ -44,6 +44,6 @@ def encrypt_secret(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
-def decrypt_secret(ciphertext: str) -> str:
-    """Decrypt a stored secret with any configured data key."""
-    return _fernet().decrypt(ciphertext.encode()).decode()
+def decrypt_secret(ciphertext: str, *, ttl: int | None = None) -> str:
+    """Decrypt a stored secret with any configured data key (refused if older than ttl seconds)."""
+    return _fernet().decrypt(ciphertext.encode(), ttl=ttl).decode()

@@ -17,6 +17,7 @@ CSRF_COOKIE = "govhub_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+JSON_MEDIA_TYPE = "application/json"
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 
 
@@ -67,14 +68,28 @@ def csrf_token(request: Request) -> str:
     return hmac.new(secret, cookie.encode(), hashlib.sha256).hexdigest()
 
 
+def media_type(request: Request) -> str:
+    """The request's media type, lower-cased and without parameters ('Text/Plain; x' -> 'text/plain')."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def needs_csrf_check(request: Request, *, has_session_cookie: bool) -> bool:
+    """Unsafe requests need the token unless they are cookie-less JSON (API clients' own calls).
+
+    Browsers can send forms and text cross-site without a preflight; JSON they cannot.
+    """
+    if request.method in SAFE_METHODS:
+        return False
+    return has_session_cookie or media_type(request) != JSON_MEDIA_TYPE
+
+
 async def verify_csrf(request: Request) -> None:
     """Dependency: refuse unsafe requests whose form field or header lacks the right token."""
     if request.method in SAFE_METHODS:
         return
     sent = request.headers.get(CSRF_HEADER)
     if not sent:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(FORM_CONTENT_TYPES[:2]):
+        if media_type(request) in FORM_CONTENT_TYPES[:2]:
             form = await request.form()
             field = form.get(CSRF_FIELD)
             sent = field if isinstance(field, str) else None

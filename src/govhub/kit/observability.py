@@ -30,9 +30,10 @@ HTTP_LATENCY = Histogram(
 )
 
 # Thai national IDs and juristic numbers (13 digits), emails and bearer secrets never reach logs.
-_THIRTEEN_DIGITS = re.compile(r"(?<!\d)(\d)[\d -]{10,14}(\d{2})(?!\d)")
+_THIRTEEN_DIGITS = re.compile(r"(?<![\w-])(\d)[\d -]{10,14}(\d{2})(?![\w-])")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 _SENSITIVE_KEYS = {"password", "token", "secret", "code", "otp", "authorization", "cookie"}
+_NOT_PERSONAL = {"request_id", "timestamp", "route", "logger", "level"}
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -47,6 +48,8 @@ def mask_personal_data(
 ) -> MutableMapping[str, Any]:
     """structlog processor: redact secrets by key and mask identifiers in every value."""
     for key, value in list(event_dict.items()):
+        if key in _NOT_PERSONAL:
+            continue
         if any(word in key.lower() for word in _SENSITIVE_KEYS):
             event_dict[key] = "[redacted]"
         elif isinstance(value, str):

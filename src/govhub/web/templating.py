@@ -30,7 +30,9 @@ def _switch_language_url(request: Request, locale: str) -> str:
     """The current page's URL with ?lang= set, so switching keeps the visitor in place."""
     params = dict(request.query_params)
     params["lang"] = locale
-    return f"{request.url.path}?{urlencode(params)}"
+    # Query-only relative URL: keeps the current path, and a crafted path such as
+    # '//evil.example' can never turn the link into one to another site.
+    return f"?{urlencode(params)}"
 
 
 def _build_environment() -> Environment:
