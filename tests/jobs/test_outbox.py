@@ -18,6 +18,20 @@ from govhub.kit.clock import utcnow
 
 RAN: list[str] = []
 
+# A separate process queues a job the way the web app does (outbox, commit, dispatch) and
+# exits: from then on the job lives only in the broker.
+PRODUCER = """
+import asyncio
+from govhub.db import unit_of_work
+from govhub.identity.jobs import send_security_notice_later
+
+async def main():
+    async with unit_of_work() as session:
+        send_security_notice_later(session, account_id="no-such-account", action="totp.enabled")
+
+asyncio.run(main())
+"""
+
 
 @job("tests.record")
 async def record(*, marker: str) -> None:
@@ -61,29 +75,42 @@ async def test_durable_sqlite_queue_survives_until_a_worker_runs_it(tmp_path):
 
     queue_file = tmp_path / "jobs.db"
     env = {**os.environ, "GOVHUB_JOB_BACKEND": "sqlite", "GOVHUB_JOB_SQLITE_PATH": str(queue_file)}
-    # A separate process queues the job the way the web app does (outbox, commit, dispatch)
-    # and exits: the job must then live only in the queue file.
-    producer = (
-        "import asyncio\n"
-        "from govhub.db import unit_of_work\n"
-        "from govhub.identity.jobs import send_security_notice_later\n"
-        "async def main():\n"
-        "    async with unit_of_work() as session:\n"
-        "        send_security_notice_later(session, account_id='no-such-account', action='totp.enabled')\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", producer], env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", PRODUCER], env=env, check=True, timeout=60)
     assert len(SqliteHuey("govhub", filename=str(queue_file))) == 1
+    output = _run_worker_until_drained(env, lambda: len(SqliteHuey("govhub", filename=str(queue_file))))
+    assert "Executing" in output and "send_security_notice" in output, output
+
+
+def _run_worker_until_drained(env: dict[str, str], remaining) -> str:  # type: ignore[no-untyped-def]
+    """Run `govhub worker` until remaining() is 0 (or 30 s pass); return its output."""
     worker = subprocess.Popen([sys.executable, "-m", "govhub.cli", "worker", "--threads", "1"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        remaining = 1
-        while time.monotonic() < deadline and remaining:
+        while time.monotonic() < deadline and remaining():
             time.sleep(0.5)
-            remaining = len(SqliteHuey("govhub", filename=str(queue_file)))
-        assert remaining == 0, "the worker did not take the job"
+        assert remaining() == 0, "the worker did not take the job"
     finally:
         worker.terminate()
         output = worker.communicate(timeout=15)[0].decode()
+    return output
+
+
+async def test_redis_broker_carries_jobs_to_the_worker():
+    """With GOVHUB_JOB_BACKEND=redis, a job queued by one process is run by `govhub worker`."""
+    import redis
+
+    from tests.services import redis_server
+
+    with redis_server() as url:
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        env = {**os.environ, "GOVHUB_JOB_BACKEND": "redis", "GOVHUB_JOB_REDIS_URL": url}
+        subprocess.run([sys.executable, "-c", PRODUCER], env=env, check=True, timeout=60)
+        queue_keys = [key for key in client.keys("*") if b"govhub" in key]
+        assert queue_keys and sum(client.llen(k) for k in queue_keys if client.type(k) == b"list") == 1
+        output = _run_worker_until_drained(
+            env, lambda: sum(client.llen(k) for k in queue_keys if client.type(k) == b"list")
+        )
+        client.flushdb()
     assert "Executing" in output and "send_security_notice" in output, output
