@@ -1,0 +1,142 @@
+"""Run every benchmark (each in its own process, with its own database) and print a summary.
+
+    make bench                                  # or: .venv/bin/python bench/run_all.py
+    .venv/bin/python bench/run_all.py --only sign_in
+    .venv/bin/python bench/run_all.py -- --workers 2          # extra arguments for every benchmark
+
+Figures are printed, never asserted. They depend on the machine and on what else runs on
+it: each benchmark prints how much CPU other processes used while it measured ("noise").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import common  # noqa: E402
+
+BENCHMARKS = {
+    "sign_in": HERE / "bench_sign_in.py",
+    "oidc_token": HERE / "bench_oidc_token.py",
+}
+
+
+def _run(name: str, extra: list[str], out: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    command = [sys.executable, str(BENCHMARKS[name]), "--json", str(out), *extra]
+    completed = subprocess.run(command, cwd=HERE.parent, check=False)
+    return completed.returncode, time.perf_counter() - started
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    sign_in = results.get("sign_in")
+    if sign_in:
+        limits = {b["processes"]: b["rate"] for b in sign_in["argon2_baselines"]}
+        for row in sign_in["rows"]:
+            s, h = row["sign_in"], row["healthz"]
+            rows.append((
+                "password sign-in (GET+POST /sign-in)", f"W={row['workers']} C={row['concurrency']}",
+                f"{_fmt(s['rate'])} sign-ins/s", _fmt(s["p50_ms"], 0), _fmt(s["p99_ms"], 0), str(s["failures"]),
+                _fmt(s.get("server_cpu_ms_per_op") or float("nan")),
+                f"argon2id raw in {row['workers']} proc: {_fmt(row['argon2_limit_per_s'])}/s;"
+                f" /healthz {h['rate']:.0f} req/s (p50 {_fmt(h['p50_ms'])} ms)",
+                f"{row['memory_max_mib']:.0f}/{row['memory_sum_mib']:.0f}",
+                f"{s['other_cpu_pct']:.0f}%",
+            ))
+        rows.append((
+            "  raw argon2id verify, no server", "1 process", f"{_fmt(limits.get(1, float('nan')))} verifies/s",
+            "", "", "", "", "same parameters as the server", "", "",
+        ))
+    oidc = results.get("oidc_token")
+    if oidc:
+        for row in oidc["rows"]:
+            r = row["result"]
+            unit = "req/s" if row["scenario"] == "healthz" else "tokens/s"
+            rows.append((
+                row["label"], f"W={row['workers']} C={row['concurrency']}", f"{_fmt(r['rate'])} {unit}",
+                _fmt(r["p50_ms"], 1), _fmt(r["p99_ms"], 1), str(r["failures"]),
+                _fmt(r.get("server_cpu_ms_per_op") or float("nan")), row.get("baseline", ""),
+                f"{row['memory_max_mib']:.0f}/{row['memory_sum_mib']:.0f}" if "memory_max_mib" in row else "",
+                f"{r['other_cpu_pct']:.0f}%",
+            ))
+        for baseline in oidc.get("baselines", []):
+            rows.append((f"  {baseline['label']}", "in-process", f"{_fmt(baseline['rate'], 0)} {baseline['unit']}",
+                         _fmt(baseline.get("p50_ms", float("nan")), 2), _fmt(baseline.get("p99_ms", float("nan")), 2),
+                         "", "", baseline.get("note", ""), "", ""))
+    return rows
+
+
+def print_summary(results: dict[str, dict[str, Any]], durations: dict[str, float]) -> None:
+    header = ("benchmark", "config", "throughput", "p50 ms", "p99 ms", "fail", "CPU ms/op", "baseline (same run)",
+              "RSS max/sum MiB", "noise")
+    rows = [header, *_rows(results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    common.heading("Summary")
+    machine = next((r["machine"] for r in results.values() if "machine" in r), common.machine_description())
+    revision = next((r["revision"] for r in results.values() if "revision" in r), common.revision())
+    print(f"machine: {machine}; govhub {revision}")
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) if i in (0, 1, 7) else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    print("W = web worker processes (govhub serve --workers W), C = concurrent clients; p50/p99 of the measured request")
+    print("CPU ms/op = CPU time of the server processes per completed operation (PostgreSQL and the load generator excluded)")
+    print("noise = CPU other processes used during the measurement, as a share of all cores (0% = quiet machine)")
+    print("durations: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only this benchmark")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="first wait up to SECONDS for other processes to leave the CPUs idle")
+    parser.add_argument("extra", nargs="*", help="arguments passed to every benchmark (after --)")
+    args = parser.parse_args(argv)
+    names = args.only or list(BENCHMARKS)
+
+    print(f"machine: {common.machine_description()}; govhub {common.revision()}")
+    busy = common.wait_for_quiet(args.wait_quiet) if args.wait_quiet > 0 else common.wait_for_quiet(0, sample=1.0)
+    print(f"other processes use {busy * 100:.0f}% of the CPUs right now (load average {os.getloadavg()[0]:.2f})")
+    if busy > 0.15:
+        print("note: the machine is busy; figures will be lower and noisier than on a quiet machine")
+
+    results: dict[str, dict[str, Any]] = {}
+    durations: dict[str, float] = {}
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="govhub-bench-results-") as directory:
+        for name in names:
+            out = Path(directory) / f"{name}.json"
+            code, seconds = _run(name, args.extra, out)
+            durations[name] = seconds
+            if code != 0 or not out.exists():
+                failed.append(f"{name} (exit {code})")
+                continue
+            results[name] = json.loads(out.read_text())
+
+    print_summary(results, durations)
+    leftovers = common.leftover_bench_databases()
+    if leftovers:
+        print(f"WARNING: benchmark databases left behind: {', '.join(leftovers)}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
