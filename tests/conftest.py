@@ -79,7 +79,10 @@ def pytest_report_header() -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Drop the PostgreSQL test database."""
+    """Drop the PostgreSQL test database and remove this run's files."""
+    import shutil
+
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
     if BACKEND == "postgresql":
         try:
             asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))

@@ -79,10 +79,14 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 2
+    # argon2id runs at most this many at once per web worker (each holds argon2_memory_kib).
+    password_hash_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 2))
 
     oidc_key_rotation_days: int = 90
     oidc_code_ttl_seconds: int = 60
     oidc_access_token_ttl_seconds: int = 3600
+    # Token requests per client and source address: a brake on a leaked credential.
+    oidc_token_rate_per_client: str = "300/minute"
 
     # If set, /metrics requires "Authorization: Bearer <token>" (scrapers outside the cluster).
     metrics_token: SecretStr | None = None

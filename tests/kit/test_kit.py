@@ -156,3 +156,28 @@ def test_production_refuses_machine_local_secrets(monkeypatch):
 async def test_malformed_cookie_header_is_ignored_not_an_error(client):
     response = await client.get("/", headers={"cookie": 'govhub_lang="en; bad\\"cookie=;;'})
     assert response.status_code == 200
+
+
+async def test_rate_limits_shared_through_redis(monkeypatch):
+    """With a redis:// storage, limits count in Redis (what several web workers share)."""
+    import secrets
+
+    import redis
+
+    from govhub.config import get_settings
+    from govhub.kit import ratelimit
+    from govhub.kit.errors import TooManyRequests
+    from tests.services import redis_server
+
+    with redis_server() as url:
+        monkeypatch.setattr(get_settings(), "rate_limit_storage_url", url)
+        ratelimit._limiter.cache_clear()
+        try:
+            key = secrets.token_hex(4)
+            await ratelimit.hit("2/minute", "test", key)
+            await ratelimit.hit("2/minute", "test", key)
+            with pytest.raises(TooManyRequests):
+                await ratelimit.hit("2/minute", "test", key)
+            assert any(key.encode() in k for k in redis.Redis.from_url(url).keys("*"))
+        finally:
+            ratelimit._limiter.cache_clear()

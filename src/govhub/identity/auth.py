@@ -127,6 +127,11 @@ async def public(request: Request, caller: Annotated[Caller | None, Depends(_loa
     return caller
 
 
+@_declares_auth("public")
+async def anyone() -> None:
+    """Public, and needs nothing about the caller: health probes, the API description."""
+
+
 def _check_staff_second_factor(caller: Caller) -> None:
     # Officers and administrators act for the state: never on a password alone.
     if caller.account.requires_second_factor and caller.aal < 2:
@@ -171,6 +176,7 @@ async def admin(caller: Annotated[Caller, Depends(signed_in)]) -> Caller:
 
 
 PublicCaller = Annotated[Caller | None, Depends(public)]
+Anyone = Annotated[None, Depends(anyone)]
 SignedIn = Annotated[Caller, Depends(signed_in)]
 SignedInAnyLevel = Annotated[Caller, Depends(signed_in_any_level)]
 Admin = Annotated[Caller, Depends(admin)]

@@ -8,6 +8,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -15,14 +16,20 @@ from fastapi import Request
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govhub.config import get_settings
 from govhub.identity import audit, keys, repository
 from govhub.identity.audit import AuditAction
 from govhub.identity.keys import issuer
-from govhub.identity.models import Agency, OAuthClient
+from govhub.identity.models import Agency, OAuthClient, UsedClientAssertion
 from govhub.kit import ratelimit
+from govhub.kit.clock import utcnow
 from govhub.kit.crypto import new_token, token_digest
+from govhub.kit.ids import new_id
 from govhub.kit.errors import AppError, NotFound, TooManyRequests, ValidationFailed
 from govhub.kit.i18n import N_
 
@@ -36,9 +43,6 @@ ASSERTION_ALGS = ("ES256", "RS256", "PS256")
 # An assertion may live at most this long (Authlib's default lifetime); its jti is remembered
 # for longer than that, so a replay within its lifetime is refused.
 ASSERTION_MAX_SECONDS = 3600
-ASSERTION_JTI_WINDOW = "1/65 minutes"
-# Token requests per client: generous for a busy relying party, a brake on a leaked secret.
-TOKEN_RATE_PER_CLIENT = "300/minute"
 _API_SCOPE = re.compile(r"^[a-z][a-z0-9_.:-]{1,63}$")
 
 
@@ -326,7 +330,7 @@ async def authenticate_client(session: AsyncSession, request: Request) -> Authen
         # Keyed by client and address: wrong secrets sent from elsewhere under a client's id
         # must not use up the real client's allowance.
         address = request.client.host if request.client else "-"
-        await ratelimit.hit(TOKEN_RATE_PER_CLIENT, "oidc-token", client_id, address)
+        await ratelimit.hit(get_settings().oidc_token_rate_per_client, "oidc-token", client_id, address)
     except TooManyRequests as error:
         raise OAuthError(
             "slow_down", "Too many token requests from this client.", status_code=429
@@ -389,19 +393,36 @@ async def _verify_assertion(session: AsyncSession, client: OAuthClient, assertio
             "long_assertion",
             _invalid_client("The client assertion lives too long."),
         )
-    try:
-        # The rate limiter's storage (shared through Redis in production) remembers each jti
-        # for longer than an assertion may live, so a replayed assertion is refused.
-        await ratelimit.hit(
-            ASSERTION_JTI_WINDOW, "assertion-jti", client.client_id, str(claims["jti"])
-        )
-    except TooManyRequests as error:
+    if not await _first_use_of_assertion(session, client.client_id, claims):
         raise await _refuse(
             session,
             client.client_id,
             "assertion_replayed",
             _invalid_client("The client assertion was already used."),
-        ) from error
+        )
+
+
+async def _first_use_of_assertion(session: AsyncSession, client_id: str, claims: dict[str, Any]) -> bool:
+    """Record the assertion's jti; False if it was seen before (a replay).
+
+    A database row with a unique (client_id, jti) works across every web worker; a parallel
+    replay waits on the first insert's lock and then inserts nothing.
+    """
+    now = utcnow()
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC) + timedelta(seconds=60)
+    await session.execute(
+        delete(UsedClientAssertion).where(
+            UsedClientAssertion.client_id == client_id, UsedClientAssertion.expires_at < now
+        )
+    )
+    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
+    statement = (
+        insert(UsedClientAssertion)
+        .values(id=new_id(), client_id=client_id, jti=str(claims["jti"])[:255], expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["client_id", "jti"])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 # --- Access tokens presented to our own endpoints ----------------------------------------

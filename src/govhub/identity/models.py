@@ -268,3 +268,15 @@ class SigningKey(Base):
     # Signs new tokens until rotated; still published (to verify old tokens) until retired.
     rotated_at: Mapped[datetime | None] = mapped_column()
     retired_at: Mapped[datetime | None] = mapped_column()
+
+
+class UsedClientAssertion(Base):
+    """A private_key_jwt assertion's jti, kept until the assertion expires: each works once."""
+
+    __tablename__ = "oauth_used_assertions"
+    __table_args__ = (UniqueConstraint("client_id", "jti"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

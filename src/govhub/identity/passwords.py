@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,14 +43,23 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+@lru_cache
+def _hashing_pool() -> ThreadPoolExecutor:
+    # Bounded: each argon2id run holds 64 MiB, and anyone can make us hash (a wrong password
+    # costs the same as a right one). More threads than cores buys no throughput.
+    return ThreadPoolExecutor(max_workers=get_settings().password_hash_threads, thread_name_prefix="argon2")
+
+
 async def hash_password_async(password: str) -> str:
     """hash_password off the event loop: argon2id takes tens of milliseconds on purpose."""
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.get_running_loop().run_in_executor(_hashing_pool(), hash_password, password)
 
 
 async def verify_password_async(password_hash: str, password: str) -> bool:
     """verify_password off the event loop, so one sign-in never stalls the other requests."""
-    return await asyncio.to_thread(verify_password, password_hash, password)
+    return await asyncio.get_running_loop().run_in_executor(
+        _hashing_pool(), verify_password, password_hash, password
+    )
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -19,7 +19,9 @@ def _limiter() -> MovingWindowRateLimiter:
     # limits' async storages use the async scheme names (async+redis://, async+memory://).
     if not url.startswith("async+"):
         url = "async+" + url
-    return MovingWindowRateLimiter(storage_from_string(url))
+    # redis-py is the Redis client govhub pins; limits would otherwise want coredis.
+    options = {"implementation": "redispy"} if "redis" in url else {}
+    return MovingWindowRateLimiter(storage_from_string(url, **options))
 
 
 async def hit(rule: str, *keys: str) -> None:

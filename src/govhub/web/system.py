@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from govhub.config import get_settings
 from govhub.db import get_engine
-from govhub.identity.auth import PublicCaller, _declares_auth
+from govhub.identity.auth import Anyone, PublicCaller, _declares_auth
 from govhub.kit.errors import NotAuthenticated
 from govhub.kit.observability import get_logger
 from govhub.web.templating import render
@@ -30,7 +30,7 @@ async def home(request: Request, caller: PublicCaller) -> HTMLResponse:
 
 
 @router.get("/healthz", tags=["system"])
-async def healthz(_: PublicCaller) -> dict[str, str]:
+async def healthz(_: Anyone) -> dict[str, str]:
     """Liveness: the process is up and serving."""
     return {"status": "ok"}
 
@@ -39,7 +39,7 @@ READINESS_TIMEOUT_SECONDS = 3
 
 
 @router.get("/readyz", tags=["system"])
-async def readyz(_: PublicCaller) -> JSONResponse:
+async def readyz(_: Anyone) -> JSONResponse:
     """Readiness: the database answers; load balancers stop routing here when it does not."""
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
@@ -69,13 +69,13 @@ async def metrics(_: Annotated[None, Depends(metrics_access)]) -> Response:
 
 
 @router.get("/openapi.json", include_in_schema=False)
-async def openapi_document(request: Request, _: PublicCaller) -> JSONResponse:
+async def openapi_document(request: Request, _: Anyone) -> JSONResponse:
     """The OpenAPI 3 description of every JSON API."""
     return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs", include_in_schema=False)
-async def api_docs(_: PublicCaller) -> HTMLResponse:
+async def api_docs(_: Anyone) -> HTMLResponse:
     """Swagger UI, served from this host (no CDN)."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
