@@ -44,11 +44,8 @@ ADMIN_URL = os.environ.get("GOVHUB_BENCH_POSTGRES_URL", "postgresql://postgres@1
 # The job queue (which the measured paths do not use) goes to a Redis database of its own;
 # the keys a run creates there are deleted at the end.
 REDIS_URL = os.environ.get("GOVHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-# Per-worker in-memory counters by default: with govhub's pinned dependencies a redis://
-# limiter storage fails on the first sign-in (limits' async Redis storage defaults to the
-# `coredis` client, which is not installed; see bench/README.md). Set this to REDIS_URL to
-# measure the shared limiter once that is fixed.
-RATE_LIMIT_STORAGE_URL = os.environ.get("GOVHUB_BENCH_RATE_LIMIT_STORAGE_URL", "memory://")
+# The rate limiter shares its counters through Redis, as production requires.
+RATE_LIMIT_STORAGE_URL = os.environ.get("GOVHUB_BENCH_RATE_LIMIT_STORAGE_URL", REDIS_URL)
 
 # Fixed secrets: every web worker and the benchmark process itself must agree on them.
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnop"
