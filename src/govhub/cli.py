@@ -79,13 +79,13 @@ def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> 
 @app.command()
 def demo() -> None:
     """Load demo data (marked as demo) and print the demo accounts."""
-    import logging
-
     from govhub.db import unit_of_work
     from govhub.identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_identity
 
+    from govhub.kit.observability import configure_logging
+
     # The table below is the output; per-record audit lines would bury it.
-    logging.getLogger("govhub").setLevel(logging.WARNING)
+    configure_logging("WARNING", json=False)
 
     async def load() -> list[tuple[object, object]]:
         async with unit_of_work() as session:
