@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import govhub
 from govhub.config import get_settings
 from govhub.db import dispose_engine
+from govhub.exchange import api as exchange_api
 from govhub.identity import admin_pages as identity_admin_pages
 from govhub.identity import api as identity_api
 from govhub.identity import oidc as identity_oidc
@@ -26,6 +27,7 @@ from govhub.kit.csrf import CsrfCookieMiddleware
 from govhub.kit.http import BodySizeLimitMiddleware
 from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, gettext
+from govhub.registries import api as registries_api
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
 from govhub.web import system
 from govhub.web.middleware import LocaleMiddleware, SecurityHeadersMiddleware
@@ -34,7 +36,7 @@ from govhub.web.templating import STATIC_DIR, render
 log = get_logger("govhub.app")
 
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
-API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/")
+API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/gdx/")
 
 # Mounted file trees that need no sign-in (the route meta-test reads this list).
 PUBLIC_MOUNTS = ("/static", "/static/swagger")
@@ -140,6 +142,8 @@ def create_app() -> FastAPI:
     app.include_router(identity_oidc_admin.router)
     app.include_router(identity_pages.router)
     app.include_router(identity_admin_pages.router)
+    app.include_router(registries_api.router)
+    app.include_router(exchange_api.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)

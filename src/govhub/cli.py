@@ -15,11 +15,13 @@ from govhub.config import get_settings
 app = typer.Typer(help="govhub: digital government platform", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+evidence_app = typer.Typer(help="The GDX evidence log", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
 console = Console()
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Migrate the database to the newest schema (or to REVISION)."""
     from govhub.migrations.runner import upgrade
 
@@ -156,6 +158,22 @@ def create_admin(
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
     console.print("[green]Administrator created. They must set up two-factor authentication at first sign-in.[/green]")
+
+
+@evidence_app.command("verify")
+def evidence_verify() -> None:
+    """Recompute the evidence Merkle tree, check every checkpoint, name the first bad record."""
+    from govhub.exchange.evidence_cli import verify
+
+    raise typer.Exit(verify(console))
+
+
+@evidence_app.command("checkpoint")
+def evidence_checkpoint() -> None:
+    """Publish a signed checkpoint of the evidence log now."""
+    from govhub.exchange.evidence_cli import checkpoint
+
+    raise typer.Exit(checkpoint(console))
 
 
 if __name__ == "__main__":

@@ -163,7 +163,13 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
 
 
 # Every context's models module; Alembic and the schema tests load them all.
-MODEL_MODULES = ("govhub.identity.models", "govhub.jobs.models")
+MODEL_MODULES = (
+    "govhub.identity.models",
+    "govhub.jobs.models",
+    "govhub.registries.models",
+    "govhub.exchange.models",
+    "govhub.exchange.evidence",
+)
 
 
 def load_all_models() -> MetaData:

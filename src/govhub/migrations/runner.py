@@ -20,8 +20,8 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-def upgrade(database_url: str | None = None, revision: str = "head") -> None:
-    """Migrate the database to revision (default: the newest)."""
+def upgrade(database_url: str | None = None, revision: str = "heads") -> None:
+    """Migrate the database to revision (default: every head, so parallel branches apply)."""
     command.upgrade(alembic_config(database_url), revision)
 
 

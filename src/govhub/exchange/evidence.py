@@ -1,0 +1,3 @@
+"""The evidence log of data exchange (being built)."""
+
+from __future__ import annotations

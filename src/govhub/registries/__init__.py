@@ -1,0 +1,1 @@
+"""Digital registries hosted on govhub (GovStack Digital Registries): schemas, records, history."""

@@ -1,0 +1,7 @@
+"""JSON routes of this context (filled in as the context is built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
