@@ -17,6 +17,7 @@ import govhub
 from govhub.config import get_settings
 from govhub.db import dispose_engine
 from govhub.exchange import api as exchange_api
+from govhub.exchange import evidence_api as exchange_evidence_api
 from govhub.identity import admin_pages as identity_admin_pages
 from govhub.identity import api as identity_api
 from govhub.identity import oidc as identity_oidc
@@ -144,6 +145,7 @@ def create_app() -> FastAPI:
     app.include_router(identity_admin_pages.router)
     app.include_router(registries_api.router)
     app.include_router(exchange_api.router)
+    app.include_router(exchange_evidence_api.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)

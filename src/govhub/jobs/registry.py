@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("govhub.identity.jobs",)
+JOB_MODULES = ("govhub.identity.jobs", "govhub.exchange.jobs")
 
 
 def load_all_jobs() -> None:
