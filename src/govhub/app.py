@@ -17,6 +17,7 @@ import govhub
 from govhub.config import get_settings
 from govhub.db import dispose_engine
 from govhub.exchange import api as exchange_api
+from govhub.exchange import pages as exchange_pages
 from govhub.exchange import evidence_api as exchange_evidence_api
 from govhub.identity import admin_pages as identity_admin_pages
 from govhub.identity import api as identity_api
@@ -71,7 +72,7 @@ def _error_page(request: Request, error: AppError) -> Response:
 async def handle_app_error(request: Request, error: AppError) -> Response:
     """Domain errors become JSON for APIs, and a readable page or redirect in the portal."""
     if _wants_json(request):
-        return JSONResponse(error.to_dict(), status_code=error.status_code)
+        return JSONResponse(error.to_dict(), status_code=error.status_code, headers=error.headers or None)
     next_url = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
     if isinstance(error, NotAuthenticated) and request.method == "GET":
         return RedirectResponse(f"/sign-in?next={next_url}", status_code=303)
@@ -145,6 +146,7 @@ def create_app() -> FastAPI:
     app.include_router(identity_admin_pages.router)
     app.include_router(registries_api.router)
     app.include_router(exchange_api.router)
+    app.include_router(exchange_pages.router)
     app.include_router(exchange_evidence_api.router)
 
     # Outermost last: observability sees every response, including error pages.

@@ -16,6 +16,8 @@ class AppError(Exception):
     # True when what the service recorded before failing must still be committed: a failed
     # sign-in is refused, yet its counter and audit event have to persist.
     keeps_changes = False
+    # Extra response headers (e.g. X-Road-Id on a refused exchange call).
+    headers: dict[str, str] = {}
 
     def __init__(
         self, message: str | None = None, *, code: str | None = None, **params: Any

@@ -1,0 +1,41 @@
+"""Citizen pages of the exchange: who read my data (a Data Tracker) and my consents."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from govhub.db import SessionDep
+from govhub.exchange import repository
+from govhub.exchange import service as exchange_service
+from govhub.exchange.api import consent_view
+from govhub.identity.auth import SignedIn
+from govhub.web.forms import see_other
+from govhub.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/account/data-usage")
+async def data_usage_page(request: Request, session: SessionDep, caller: SignedIn) -> HTMLResponse:
+    """Every exchange call about me: which agency, when, why, under which consent, and the outcome."""
+    national_id = caller.account.national_id
+    records = (
+        await repository.usage_of_subject(session, exchange_service.subject_hash(national_id)) if national_id else []
+    )
+    names = await repository.subsystem_names(session)
+    return render(request, "exchange/data_usage.html", {"records": records, "names": names})
+
+
+@router.get("/account/consents")
+async def consents_page(request: Request, session: SessionDep, caller: SignedIn) -> HTMLResponse:
+    """My consents to data sharing, with a button to withdraw each one in force."""
+    consents = [await consent_view(session, c) for c in await repository.consents_of(session, caller.account.id)]
+    return render(request, "exchange/consents.html", {"consents": consents, "names": await repository.subsystem_names(session)})
+
+
+@router.post("/account/consents/{consent_id}/withdraw")
+async def consent_withdraw(consent_id: str, session: SessionDep, caller: SignedIn) -> Response:
+    """Withdraw a consent from the portal (the same rule as the API)."""
+    await exchange_service.withdraw_consent(session, account=caller.account, consent_id=consent_id)
+    return see_other("/account/consents?withdrawn=1")

@@ -1,0 +1,102 @@
+"""Every exchange query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govhub.exchange.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    Consent,
+    ConsentEvent,
+    ExchangeService,
+    Member,
+    Subsystem,
+)
+
+
+async def member_by_agency(session: AsyncSession, agency_id: str) -> Member | None:
+    """The member an agency is."""
+    return await session.scalar(select(Member).where(Member.agency_id == agency_id))
+
+
+async def subsystem_by_path(session: AsyncSession, client_path: str) -> Subsystem | None:
+    """A subsystem by INSTANCE/CLASS/MEMBER/SUBSYSTEM."""
+    return await session.scalar(select(Subsystem).where(Subsystem.client_path == client_path))
+
+
+async def subsystem_by_client(session: AsyncSession, oauth_client_id: str) -> Subsystem | None:
+    """The subsystem an OAuth client authenticates as."""
+    return await session.scalar(select(Subsystem).where(Subsystem.oauth_client_id == oauth_client_id))
+
+
+async def service_of(session: AsyncSession, provider: Subsystem, code: str) -> ExchangeService | None:
+    """A provider's service by code."""
+    query = select(ExchangeService).where(
+        ExchangeService.provider_subsystem_id == provider.id, ExchangeService.code == code
+    )
+    return await session.scalar(query)
+
+
+async def services_of(session: AsyncSession, provider: Subsystem) -> Sequence[ExchangeService]:
+    """A provider's active services."""
+    query = select(ExchangeService).where(
+        ExchangeService.provider_subsystem_id == provider.id, ExchangeService.is_active.is_(True)
+    )
+    return (await session.scalars(query.order_by(ExchangeService.code))).all()
+
+
+async def list_subsystems(session: AsyncSession) -> Sequence[Subsystem]:
+    """Every active subsystem (the directory's listClients)."""
+    query = select(Subsystem).where(Subsystem.is_active.is_(True)).order_by(Subsystem.client_path)
+    return (await session.scalars(query)).all()
+
+
+async def approved_request(
+    session: AsyncSession, *, service_id: str, consumer_id: str, now: datetime
+) -> AccessRequest | None:
+    """The consumer's approved, unexpired access to a service, if any."""
+    query = select(AccessRequest).where(
+        AccessRequest.service_id == service_id,
+        AccessRequest.consumer_subsystem_id == consumer_id,
+        AccessRequest.status == AccessRequestStatus.APPROVED,
+        or_(AccessRequest.valid_until.is_(None), AccessRequest.valid_until > now),
+    )
+    return await session.scalar(query.order_by(AccessRequest.requested_at.desc()).limit(1))
+
+
+async def consent_withdrawn(session: AsyncSession, consent_id: str) -> bool:
+    """True if the consent has a withdrawal event."""
+    query = select(ConsentEvent.id).where(
+        ConsentEvent.consent_id == consent_id, ConsentEvent.event == "withdrawn"
+    )
+    return await session.scalar(query.limit(1)) is not None
+
+
+async def consents_of(session: AsyncSession, account_id: str) -> Sequence[Consent]:
+    """A person's consents, newest first."""
+    query = select(Consent).where(Consent.subject_account_id == account_id)
+    return (await session.scalars(query.order_by(Consent.given_at.desc()))).all()
+
+
+async def usage_of_subject(session: AsyncSession, subject: str, *, limit: int = 200) -> Sequence[Any]:
+    """Evidence of exchange calls about one data subject, newest first (their Data Tracker)."""
+    from govhub.exchange.evidence import EvidenceRecord
+
+    query = select(EvidenceRecord).where(EvidenceRecord.subject_hash == subject)
+    return (await session.scalars(query.order_by(EvidenceRecord.seq.desc()).limit(limit))).all()
+
+
+async def subsystem_names(session: AsyncSession) -> dict[str, str]:
+    """Subsystem path -> the name of its agency (for showing people who read their data)."""
+    from govhub.identity.models import Agency
+
+    query = select(Subsystem.client_path, Agency.name_th, Agency.name_en).join(
+        Member, Member.id == Subsystem.member_id
+    ).join(Agency, Agency.id == Member.agency_id, isouter=True)
+    return {path: f"{th} / {en}" if th else path for path, th, en in (await session.execute(query)).all()}
