@@ -18,6 +18,7 @@ from govhub.config import get_settings
 from govhub.db import dispose_engine
 from govhub.exchange import api as exchange_api
 from govhub.exchange import pages as exchange_pages
+from govhub.exchange.proofing import CivilRegistryProofer
 from govhub.exchange import evidence_api as exchange_evidence_api
 from govhub.identity import admin_pages as identity_admin_pages
 from govhub.identity import api as identity_api
@@ -25,6 +26,7 @@ from govhub.identity import oidc as identity_oidc
 from govhub.identity import oidc_admin as identity_oidc_admin
 from govhub.identity import pages as identity_pages
 from govhub.identity.auth import StepUpRequired
+from govhub.identity.proofing import set_proofer
 from govhub.kit.csrf import CsrfCookieMiddleware
 from govhub.kit.http import BodySizeLimitMiddleware
 from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
@@ -122,6 +124,8 @@ def create_app() -> FastAPI:
     """Build the govhub application."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    # Digital ID proves identities (IAL2) against the civil registry the exchange serves.
+    set_proofer(CivilRegistryProofer())
     app = FastAPI(
         title="govhub",
         version=govhub.__version__,

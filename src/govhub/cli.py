@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -79,39 +79,68 @@ def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> 
 
 
 @app.command()
-def demo() -> None:
-    """Load demo data (marked as demo) and print the demo accounts."""
+def demo(
+    persons: Annotated[int, typer.Option(help="Synthetic people in DOPA's civil registration")] = 100_000,
+    companies: Annotated[int, typer.Option(help="Synthetic juristic persons in DBD's registry")] = 20_000,
+) -> None:
+    """Load demo data (marked as demo) and print the demo accounts and agency systems."""
     from govhub.db import unit_of_work
+    from govhub.exchange.demo import DEMO_CLIENT_SECRET, load_demo_exchange
+    from govhub.exchange.repository import list_subsystems
     from govhub.identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_identity
-
     from govhub.kit.observability import configure_logging
 
-    # The table below is the output; per-record audit lines would bury it.
+    # The tables below are the output; per-record audit lines would bury them.
     configure_logging("WARNING", json=False)
 
-    async def load() -> list[tuple[object, object]]:
+    async def load() -> tuple[list[Any], list[Any], list[Any]]:
         async with unit_of_work() as session:
-            return await load_demo_identity(session)  # type: ignore[return-value]
+            accounts = await load_demo_identity(session)
+        async with unit_of_work() as session:
+            people = await load_demo_exchange(session, persons=persons, companies=companies)
+            systems = [(s.client_path, s.oauth_client_id) for s in await list_subsystems(session)]
+        return accounts, people, systems
 
-    accounts = asyncio.run(load())
+    with console.status("Loading demo data (registries of 100,000 people take a little while)..."):
+        accounts, people, systems = asyncio.run(load())
+    _print_accounts(accounts, DEMO_PASSWORD, DEMO_TOTP_SECRET)
+    _print_registry_people(people)
+    _print_systems(systems, DEMO_CLIENT_SECRET)
+
+
+def _print_accounts(accounts: list[Any], password: str, totp_secret: str) -> None:
     table = Table(title="govhub demo accounts (demo data only)")
     for column in ("kind", "sign in with", "name", "2FA (TOTP)"):
         table.add_column(column)
     for demo_account, _account in accounts:
-        identifier = demo_account.national_id or demo_account.email  # type: ignore[attr-defined]
-        table.add_row(
-            demo_account.kind.value,  # type: ignore[attr-defined]
-            identifier,
-            demo_account.full_name,  # type: ignore[attr-defined]
-            "yes" if demo_account.totp else "-",  # type: ignore[attr-defined]
-        )
+        identifier = demo_account.national_id or demo_account.email
+        table.add_row(demo_account.kind.value, identifier, demo_account.full_name, "yes" if demo_account.totp else "-")
     console.print(table)
-    console.print(f"Password for every demo account: [bold]{DEMO_PASSWORD}[/bold]")
+    console.print(f"Password for every demo account: [bold]{password}[/bold]")
     console.print(
-        f"TOTP secret for accounts with 2FA: [bold]{DEMO_TOTP_SECRET}[/bold] "
+        f"TOTP secret for accounts with 2FA: [bold]{totp_secret}[/bold] "
         "(add it to an authenticator app, or run: govhub totp-code)"
     )
     console.print("Foreigner signs in with the email address.")
+
+
+def _print_registry_people(people: list[Any]) -> None:
+    table = Table(title="Demo citizens in DOPA's civil registry (for 'Verify your identity')")
+    for column in ("national ID", "name", "birth date", "laser code"):
+        table.add_column(column)
+    for person in people:
+        table.add_row(person.national_id, person.full_name, person.birth_date_be, person.laser_code or "-")
+    console.print(table)
+
+
+def _print_systems(systems: list[tuple[str, str | None]], secret: str) -> None:
+    table = Table(title="Demo agency systems on the exchange (client credentials, scope gdx)")
+    table.add_column("subsystem")
+    table.add_column("client_id")
+    for path, client_id in systems:
+        table.add_row(path, client_id or "-")
+    console.print(table)
+    console.print(f"Client secret of every demo agency system: [bold]{secret}[/bold]")
 
 
 @app.command("rotate-signing-key")

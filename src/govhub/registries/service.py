@@ -799,3 +799,9 @@ def _violation(error: SchemaViolation) -> ValidationFailed:
     if kind in _LIMIT_MESSAGES:
         return ValidationFailed(_LIMIT_MESSAGES[kind], field=field, name=field, limit=error.validator_value)
     return ValidationFailed(N_("%(name)s is not valid: %(detail)s"), field=field, name=field, detail=error.message)
+
+
+async def registry_exists(session: AsyncSession, registry_code: str, version: str) -> bool:
+    """True if the registry has this version (the exchange and proofing check before lookups)."""
+    row = await repository.version_by_code(session, registry_code, version)
+    return row is not None
