@@ -7,15 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from govhub.db import SessionDep
 from govhub.exchange import gateway, repository
 from govhub.exchange import service as exchange_service
-from govhub.exchange.models import Consent, ExchangeService, Subsystem
+from govhub.exchange.models import AccessRequest, AccessRequestStatus, Consent, ExchangeService, Subsystem
+from govhub.identity.models import OfficerRole
 from govhub.identity.auth import MachineCaller, SignedIn, require_client_scope
 from govhub.kit.clock import utcnow
-from govhub.kit.errors import NotFound
+from govhub.kit.errors import Forbidden, NotFound
+from govhub.kit.i18n import N_
 
 router = APIRouter(tags=["exchange"])
 GdxClient = Annotated[MachineCaller, Depends(require_client_scope("gdx"))]
@@ -195,3 +197,132 @@ async def withdraw_consent(consent_id: str, session: SessionDep, caller: Consent
     await exchange_service.withdraw_consent(session, account=caller.account, consent_id=consent_id)
     consent = await session.get(Consent, consent_id)
     return await consent_view(session, consent)  # type: ignore[arg-type]
+
+
+# --- Officers: the catalog, access requests and decisions ---------------------------------
+
+DECIDING_ROLES = (OfficerRole.AGENCY_ADMIN, OfficerRole.DATA_STEWARD)
+
+
+def officer_agencies(caller: Any) -> list[str]:
+    """The agencies an officer (or an administrator, all of them) acts for."""
+    return list(caller.agency_roles)
+
+
+class ServiceRead(BaseModel):
+    """A catalog entry: what a service returns, how sensitive it is, and who may call it."""
+
+    provider: str
+    service_code: str
+    title_th: str
+    title_en: str
+    classification: str
+    access_policy: str
+    requires_consent: bool
+    returned_fields: list[str]
+    personal_fields: list[str]
+
+
+def service_read(service: ExchangeService, provider: Subsystem) -> ServiceRead:
+    """The catalog view of a service."""
+    return ServiceRead(
+        provider=provider.client_path, service_code=service.code, title_th=service.title_th, title_en=service.title_en,
+        classification=service.classification.value, access_policy=service.access_policy.value,
+        requires_consent=service.requires_consent, returned_fields=service.returned_fields,
+        personal_fields=service.personal_fields,
+    )
+
+
+@router.get("/api/v1/gdx/services", response_model=list[ServiceRead])
+async def list_catalog(session: SessionDep, caller: SignedIn, q: Annotated[str, Query(max_length=100)] = "") -> list[ServiceRead]:
+    """The data catalog of exchange services (officers and administrators)."""
+    if not (caller.is_officer or caller.is_admin):
+        raise Forbidden()
+    return [service_read(s, p) for s, p in await repository.catalog(session, search=q.strip())]
+
+
+class AccessRequestCreate(BaseModel):
+    """An officer asks, for one of their agency's systems, to use a service."""
+
+    provider: str = Field(max_length=200)
+    service_code: str = Field(max_length=64)
+    consumer: str = Field(max_length=200)
+    purpose: str = Field(min_length=1, max_length=2000)
+    legal_basis: str = Field(min_length=1, max_length=2000)
+
+
+class AccessDecisionCreate(BaseModel):
+    """The provider's decision; an approval may be limited to fields and a date."""
+
+    decision: AccessRequestStatus
+    reason: str = Field(default="", max_length=2000)
+    allowed_fields: list[str] | None = None
+    valid_until: datetime | None = None
+
+
+class AccessRequestRead(BaseModel):
+    """An access request and where it stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    service_id: str
+    consumer_subsystem_id: str
+    purpose: str
+    legal_basis: str
+    status: AccessRequestStatus
+    allowed_fields: list[str] | None
+    valid_until: datetime | None
+    requested_at: datetime
+
+
+async def _owned_subsystem(session: SessionDep, caller: Any, path: str) -> Subsystem:
+    subsystem = await repository.subsystem_by_path(session, path)
+    if subsystem is None:
+        raise NotFound()
+    if not caller.is_admin and await repository.agency_of_subsystem(session, subsystem) not in officer_agencies(caller):
+        raise Forbidden(N_("You can act only for your own agency's systems."))
+    return subsystem
+
+
+@router.post("/api/v1/gdx/access-requests", response_model=AccessRequestRead, status_code=201)
+async def create_access_request(body: AccessRequestCreate, session: SessionDep, caller: SignedIn) -> AccessRequestRead:
+    """Ask for access to a service for one of my agency's systems, with purpose and legal basis."""
+    consumer = await _owned_subsystem(session, caller, body.consumer)
+    provider = await repository.subsystem_by_path(session, body.provider)
+    service = await repository.service_of(session, provider, body.service_code) if provider else None
+    if service is None:
+        raise NotFound()
+    request = await exchange_service.request_access(
+        session, service=service, consumer=consumer, purpose=body.purpose, legal_basis=body.legal_basis,
+        requested_by=caller.account.id,
+    )
+    return AccessRequestRead.model_validate(request)
+
+
+@router.get("/api/v1/gdx/access-requests", response_model=list[AccessRequestRead])
+async def list_access_requests(session: SessionDep, caller: SignedIn) -> list[AccessRequestRead]:
+    """Requests where my agency is the consumer or the provider."""
+    paths = await repository.subsystem_paths_of_agencies(session, officer_agencies(caller))
+    ids = [s.id for s in [await repository.subsystem_by_path(session, p) for p in paths] if s]
+    return [AccessRequestRead.model_validate(r) for r in await repository.requests_for_agencies(session, ids)]
+
+
+@router.post("/api/v1/gdx/access-requests/{request_id}/decision", response_model=AccessRequestRead)
+async def decide_access_request(
+    request_id: str, body: AccessDecisionCreate, session: SessionDep, caller: SignedIn
+) -> AccessRequestRead:
+    """The provider's data steward or agency administrator approves, rejects or revokes."""
+    request = await session.get(AccessRequest, request_id)
+    service = await session.get(ExchangeService, request.service_id) if request else None
+    if request is None or service is None:
+        raise NotFound()
+    provider = await session.get(Subsystem, service.provider_subsystem_id)
+    agency = await repository.agency_of_subsystem(session, provider) if provider else None
+    if not (agency and caller.has_role(agency, *DECIDING_ROLES)):
+        raise Forbidden(N_("Only the provider agency's data stewards decide on access to its services."))
+    decided = await exchange_service.decide_access(
+        session, request=request, service=service, decision=body.decision, reason=body.reason,
+        decided_by=caller.account.id, allowed_fields=body.allowed_fields, valid_until=body.valid_until,
+    )
+    return AccessRequestRead.model_validate(decided)

@@ -10,6 +10,7 @@ from govhub.exchange import repository
 from govhub.exchange import service as exchange_service
 from govhub.exchange.api import consent_view
 from govhub.identity.auth import SignedIn
+from govhub.kit.errors import Forbidden
 from govhub.web.forms import see_other
 from govhub.web.templating import render
 
@@ -39,3 +40,22 @@ async def consent_withdraw(consent_id: str, session: SessionDep, caller: SignedI
     """Withdraw a consent from the portal (the same rule as the API)."""
     await exchange_service.withdraw_consent(session, account=caller.account, consent_id=consent_id)
     return see_other("/account/consents?withdrawn=1")
+
+
+@router.get("/gdx/catalog")
+async def catalog_page(request: Request, session: SessionDep, caller: SignedIn, q: str = "") -> HTMLResponse:
+    """The data catalog of exchange services, searchable, with policy and classification."""
+    if not (caller.is_officer or caller.is_admin):
+        raise Forbidden()
+    rows = await repository.catalog(session, search=q.strip()[:100])
+    return render(request, "exchange/catalog.html", {"rows": rows, "q": q, "names": await repository.subsystem_names(session)})
+
+
+@router.get("/gdx/traffic")
+async def traffic_page(request: Request, session: SessionDep, caller: SignedIn) -> HTMLResponse:
+    """My agency's exchange history and statistics, from the evidence log."""
+    if not caller.is_officer:
+        raise Forbidden()
+    paths = await repository.subsystem_paths_of_agencies(session, list(caller.agency_roles))
+    recent, counts = await repository.traffic_of(session, paths) if paths else ([], [])
+    return render(request, "exchange/traffic.html", {"recent": recent, "counts": counts, "paths": paths})

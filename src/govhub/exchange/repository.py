@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.exchange.models import (
@@ -100,3 +100,56 @@ async def subsystem_names(session: AsyncSession) -> dict[str, str]:
         Member, Member.id == Subsystem.member_id
     ).join(Agency, Agency.id == Member.agency_id, isouter=True)
     return {path: f"{th} / {en}" if th else path for path, th, en in (await session.execute(query)).all()}
+
+
+async def catalog(session: AsyncSession, *, search: str = "", limit: int = 200) -> Sequence[tuple[ExchangeService, Subsystem]]:
+    """Active services with their provider, filtered by a word in the code or either title."""
+    query = select(ExchangeService, Subsystem).join(Subsystem, Subsystem.id == ExchangeService.provider_subsystem_id)
+    query = query.where(ExchangeService.is_active.is_(True))
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(or_(
+            func.lower(ExchangeService.code).like(pattern),
+            func.lower(ExchangeService.title_en).like(pattern),
+            ExchangeService.title_th.like(f"%{search}%"),
+        ))
+    rows = await session.execute(query.order_by(Subsystem.client_path, ExchangeService.code).limit(limit))
+    return [(service, subsystem) for service, subsystem in rows.all()]
+
+
+async def agency_of_subsystem(session: AsyncSession, subsystem: Subsystem) -> str | None:
+    """The agency that owns a subsystem."""
+    return await session.scalar(select(Member.agency_id).where(Member.id == subsystem.member_id))
+
+
+async def subsystem_paths_of_agencies(session: AsyncSession, agency_ids: Sequence[str]) -> list[str]:
+    """The subsystem paths of the given agencies (an officer's view of their agency's traffic)."""
+    query = select(Subsystem.client_path).join(Member, Member.id == Subsystem.member_id).where(
+        Member.agency_id.in_(list(agency_ids))
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def requests_for_agencies(session: AsyncSession, subsystem_ids: Sequence[str]) -> Sequence[AccessRequest]:
+    """Access requests where the agency is the consumer or the provider."""
+    services = select(ExchangeService.id).where(ExchangeService.provider_subsystem_id.in_(list(subsystem_ids)))
+    query = select(AccessRequest).where(or_(
+        AccessRequest.consumer_subsystem_id.in_(list(subsystem_ids)), AccessRequest.service_id.in_(services)
+    ))
+    return (await session.scalars(query.order_by(AccessRequest.requested_at.desc()).limit(500))).all()
+
+
+async def traffic_of(session: AsyncSession, paths: Sequence[str], *, limit: int = 100) -> tuple[Sequence[Any], list[tuple[str, str, int]]]:
+    """Recent evidence records where the agency consumed or provided, and counts per service and status."""
+    from govhub.exchange.evidence import EvidenceRecord
+
+    involved = or_(EvidenceRecord.consumer.in_(list(paths)), EvidenceRecord.provider.in_(list(paths)))
+    recent = (await session.scalars(
+        select(EvidenceRecord).where(involved).order_by(EvidenceRecord.seq.desc()).limit(limit)
+    )).all()
+    counts = await session.execute(
+        select(EvidenceRecord.service_code, EvidenceRecord.status, func.count())
+        .where(involved).group_by(EvidenceRecord.service_code, EvidenceRecord.status)
+        .order_by(EvidenceRecord.service_code, EvidenceRecord.status)
+    )
+    return recent, [(code, status, int(n)) for code, status, n in counts.all()]
