@@ -77,3 +77,13 @@ async def test_demo_company_of_the_business_representative(client, session, demo
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["name_th"] == "บริษัท ครัวสุดา จำกัด" and answer.json()["directors"] == ["1103700012346"]
+
+
+async def test_govstack_personal_data_usage_lists_reads_of_my_data(client, session, demo_people):
+    await test_demo_consumer_reads_a_person_with_consent(client, session, demo_people)
+    usage = await client.get("/registries/data/myPersonalDataUsage", params={"databaseId": "civil-registration"})
+    assert usage.status_code == 200, usage.text
+    readers = {item["readerApplicationName"] for item in usage.json()}
+    assert "TH/GOV/NBM/permits" in readers
+    other = await client.get("/registries/data/myPersonalDataUsage", params={"databaseId": "vat-registrations"})
+    assert all(item["readerApplicationName"] != "TH/GOV/NBM/permits" for item in other.json())

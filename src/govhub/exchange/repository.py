@@ -153,3 +153,11 @@ async def traffic_of(session: AsyncSession, paths: Sequence[str], *, limit: int 
         .order_by(EvidenceRecord.service_code, EvidenceRecord.status)
     )
     return recent, [(code, status, int(n)) for code, status, n in counts.all()]
+
+
+async def services_backed_by(session: AsyncSession, registry_code: str) -> set[tuple[str, str]]:
+    """(provider path, service code) of the services answered from a hosted registry."""
+    query = select(Subsystem.client_path, ExchangeService.code).join(
+        Subsystem, Subsystem.id == ExchangeService.provider_subsystem_id
+    ).where(ExchangeService.registry_code == registry_code)
+    return {(path, code) for path, code in (await session.execute(query)).all()}

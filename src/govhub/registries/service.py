@@ -385,15 +385,38 @@ async def record_history(
 async def personal_data_usage(
     session: AsyncSession, *, national_id: str | None, registry_code: str | None = None
 ) -> list[dict[str, Any]]:
-    """Who read this person's data held in hosted registries, as GovStack personalDataUsage items.
+    """Who read this person's data, as GovStack personalDataUsage items, newest first.
 
     Reads of another agency's registry happen only through the exchange, which keeps the
-    evidence of every call (consumer, purpose, consent, a keyed hash of the data subject). The
-    exchange fills this list from that evidence log; this context's own record history shows
-    changes made by the owning agency, not reads. Until the exchange's log is connected here
-    the list is empty.
+    evidence of every call with a keyed hash of the data subject; this answers from that log
+    (only calls whose data was sent). registry_code, GovStack's databaseId, narrows it to the
+    services backed by that registry.
     """
-    return []
+    if not national_id:
+        return []
+    # Imported here: the exchange depends on registries (lookup), not the other way round.
+    from govhub.exchange import repository as exchange_repository
+    from govhub.exchange.service import subject_hash
+
+    names = await exchange_repository.subsystem_names(session)
+    services = await exchange_repository.services_backed_by(session, registry_code) if registry_code else None
+    items = []
+    for record in await exchange_repository.usage_of_subject(session, subject_hash(national_id)):
+        if record.status != "allowed" or (services is not None and (record.provider, record.service_code) not in services):
+            continue
+        instance, member_class, member_code, *_ = (record.consumer.split("/") + ["", "", ""])[:4]
+        items.append({
+            "id": str(record.seq),
+            "readerId": record.user_id or "",
+            "readerInstitutionId": f"{instance}/{member_class}/{member_code}",
+            "readerInstitutionName": names.get(record.consumer, record.consumer),
+            "readerApplicationName": record.consumer,
+            "searchDateTime": record.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "refrences": [{"ReferenceId": record.request_id}],
+            "purpose": record.purpose or "",
+            "consentId": record.consent_id,
+        })
+    return items
 
 
 # --- Internal entry points: the exchange's lookup and the bulk loader ---------------------------
