@@ -28,6 +28,7 @@ import common  # noqa: E402
 BENCHMARKS = {
     "sign_in": HERE / "bench_sign_in.py",
     "oidc_token": HERE / "bench_oidc_token.py",
+    "exchange": HERE / "bench_exchange.py",
 }
 
 
@@ -78,6 +79,57 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
             rows.append((f"  {baseline['label']}", "in-process", f"{_fmt(baseline['rate'], 0)} {baseline['unit']}",
                          _fmt(baseline.get("p50_ms", float("nan")), 2), _fmt(baseline.get("p99_ms", float("nan")), 2),
                          "", "", baseline.get("note", ""), "", ""))
+    exchange = results.get("exchange")
+    if exchange:
+        rows.extend(_exchange_rows(exchange))
+    return rows
+
+
+def _exchange_rows(exchange: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Direct call, GDX call and GDX call with consent per W; the evidence log's figures."""
+    rows: list[tuple[str, ...]] = []
+    labels = {
+        "direct": "GDX bench: consumer -> provider directly",
+        "gdx": "GDX bench: through GDX (auth, policy, evidence)",
+        "gdx_consent": "GDX bench: through GDX + consent check",
+    }
+    for row in exchange["rows"]:
+        closed, paced = row["phases"]["closed"], row["phases"]["paced"]
+        direct = closed["direct"]
+        for kind in ("direct", "gdx", "gdx_consent"):
+            r = closed[kind]
+            if kind == "direct":
+                cpu = r["provider_cpu_ms_per_op"]
+                note = f"provider: Starlette, {row['provider_workers']} uvicorn workers (CPU ms/op: the provider's)"
+                memory = f"{row['provider_memory_sum_mib']:.0f} (provider)"
+            else:
+                ratio = r["rate"] / direct["rate"] * 100 if direct["rate"] else float("nan")
+                added50 = paced[kind]["p50_ms"] - paced["direct"]["p50_ms"]
+                added99 = paced[kind]["p99_ms"] - paced["direct"]["p99_ms"]
+                note = (f"{ratio:.0f}% of direct; adds {added50:+.1f}/{added99:+.1f} ms p50/p99 at {row['rate']:.0f} req/s;"
+                        f" machine idle {r['machine_idle_pct']:.0f}%")
+                cpu = r["govhub_cpu_ms_per_op"]
+                memory = f"{row['memory_max_mib']:.0f}/{row['memory_sum_mib']:.0f}"
+            rows.append((
+                labels[kind], f"W={row['workers']} C={row['concurrency']}", f"{_fmt(r['rate'])} req/s",
+                _fmt(r["p50_ms"]), _fmt(r["p99_ms"]), str(r["failures"]), _fmt(cpu), note, memory,
+                f"{r['other_cpu_pct']:.0f}%",
+            ))
+    appends = exchange.get("appends") or []
+    if len(appends) == 3:
+        single, many, plain = appends
+        rows.append((
+            "  evidence.append + commit, no HTTP", f"{many['sessions']} sessions", f"{_fmt(many['rate'], 0)} appends/s",
+            _fmt(many["p50_ms"], 1), _fmt(many["p99_ms"], 1), "", "",
+            f"1 session {single['rate']:.0f}/s; plain INSERT + commit, no counter: {plain['rate']:.0f}/s", "", "",
+        ))
+    verify = exchange.get("verify")
+    if verify:
+        rows.append((
+            f"  govhub evidence verify, {verify['records']:,} records", "1 process", f"{_fmt(verify['rate'], 0)} records/s",
+            "", "", "0" if verify["ok"] else "1", "", f"{verify['seconds']:.1f} s; reading alone {verify['read_rate']:.0f} records/s",
+            f"{verify['peak_rss_kib'] / 1024:.0f}", f"{verify['other_cpu_pct']:.0f}%",
+        ))
     return rows
 
 
