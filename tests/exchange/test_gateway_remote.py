@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from govhub.exchange import service as gdx
-from govhub.exchange.models import AccessPolicy, AccessRequestStatus
+from govhub.exchange.models import AccessPolicy, AccessRequestStatus, DataClassification
 from govhub.kit.clock import utcnow
 from tests.exchange.conftest import make_party, remote_service
 
@@ -116,3 +116,19 @@ async def test_directory_lists_clients_methods_and_allowed_methods(client, sessi
     assert methods == {"taxpayer", "open"} and allowed == {"open"}
     spec = await client.get(base + "/getOpenAPI", params={"serviceCode": "taxpayer"}, headers=headers)
     assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.")
+
+
+async def test_service_codes_of_the_directory_are_reserved(session):
+    import pytest
+
+    from govhub.kit.errors import ValidationFailed
+
+    provider = await make_party(session)
+    for code in ("listMethods", "get OpenAPI", ""):
+        with pytest.raises(ValidationFailed):
+            await gdx.publish_service(
+                session, provider=provider.subsystem, code=code, title_th="x", title_en="x", backend="remote",
+                remote_url="http://127.0.0.1:9", returned_fields=[], personal_fields=[],
+                classification=DataClassification.OPEN,
+                access_policy=AccessPolicy.OPEN_TO_GOVERNMENT, requires_consent=False,
+            )

@@ -22,8 +22,6 @@ from govhub.kit.i18n import N_
 router = APIRouter(tags=["exchange"])
 GdxClient = Annotated[MachineCaller, Depends(require_client_scope("gdx"))]
 R1 = "/gdx/r1/{instance}/{member_class}/{member_code}/{subsystem_code}"
-# Directory names are reserved: no service may be called listMethods, allowedMethods or getOpenAPI.
-RESERVED_SERVICE_CODES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
 CALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

@@ -30,6 +30,16 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CONSENT_MAX_DAYS = 365
 
 
+def _check_code(code: str, *, reserved: frozenset[str] = frozenset()) -> None:
+    """Codes appear in URLs and identifiers: a short, URL-safe word."""
+    if not _CODE.match(code or "") or code in reserved:
+        raise ValidationFailed(N_("Use letters, digits, dots, dashes or underscores for the code."), field="code")
+
+
+# Names of the Information Mediator's directory calls share the service-code position.
+RESERVED_SERVICE_CODES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
+
+
 def subject_hash(national_id: str) -> str:
     """How the exchange names a data subject in consents and evidence: a keyed hash."""
     return pii_hash("subject:" + national_id)
@@ -49,8 +59,7 @@ async def register_subsystem(
     session: AsyncSession, *, member: Member, code: str, name: str, oauth_client_id: str | None
 ) -> Subsystem:
     """Add an information system to a member, bound to the OAuth client it signs in as."""
-    if not _CODE.match(code or ""):
-        raise ValidationFailed(N_("Use letters, digits, dots, dashes or underscores for the code."), field="code")
+    _check_code(code)
     path = f"{member.path}/{code}"
     if await repository.subsystem_by_path(session, path):
         raise Conflict(N_("This subsystem already exists."), code="duplicate_subsystem")
@@ -82,8 +91,7 @@ async def publish_service(
     openapi: dict | None = None,
 ) -> ExchangeService:
     """Publish a service; personal data at confidential or above is never open to all at once."""
-    if not _CODE.match(code or "") or code in ("listMethods", "allowedMethods", "getOpenAPI"):
-        raise ValidationFailed(N_("Use letters, digits, dots, dashes or underscores for the code."), field="code")
+    _check_code(code, reserved=RESERVED_SERVICE_CODES)
     if backend == "registry" and not (registry_code and registry_version and key_parameter):
         raise ValidationFailed(N_("A registry service needs the registry, its version and the key parameter."), field="registry_code")
     if backend == "remote" and not (remote_url or "").startswith(("https://", "http://")):
