@@ -45,3 +45,13 @@ async def test_upgrade_from_empty_and_downgrade(tmp_path):
     finally:
         if conftest.BACKEND == "postgresql":
             await conftest._postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrations_have_a_single_head():
+    """Parallel branches are merged, so the next migration has one parent to build on."""
+    from alembic.script import ScriptDirectory
+
+    from govhub.migrations.runner import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"several migration heads {heads}: add a merge revision"
