@@ -38,7 +38,6 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -651,16 +650,8 @@ def main(argv: list[str] | None = None) -> int:
                 failures_seen = True
             succeeded = True
         finally:
-            if govhub is not None:
-                govhub.stop()
-            if provider is not None:
-                provider.stop()
-            database.drop()
-            common.clean_redis()
-            if succeeded and not failures_seen:
-                shutil.rmtree(directory, ignore_errors=True)
-            else:
-                say(f"server logs kept in {directory}")
+            common.tear_down(govhub, provider, database=database, directory=directory,
+                             keep_logs=not succeeded or failures_seen)
 
     if args.verify_records > 0:
         heading(f"govhub evidence verify over {args.verify_records:,} records (bench_evidence_verify.py, own database)")

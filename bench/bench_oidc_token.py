@@ -27,7 +27,6 @@ import hashlib
 import html
 import re
 import secrets
-import shutil
 import sys
 import time
 from collections import deque
@@ -561,14 +560,8 @@ def main(argv: list[str] | None = None) -> int:
                         })
             succeeded = True
         finally:
-            if server is not None:
-                server.stop()
-            database.drop()
-            common.clean_redis()
-            if succeeded and not failures_seen:
-                shutil.rmtree(directory, ignore_errors=True)
-            else:
-                say(f"server logs kept in {directory}")
+            common.tear_down(server, database=database, directory=directory,
+                             keep_logs=not succeeded or failures_seen)
 
     heading("OIDC token summary")
     say(f"{'W':>2} {'C':>3}  {'scenario':<46} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'fail':>5} {'noise':>6}")

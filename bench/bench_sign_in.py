@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import random
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -245,14 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             succeeded = True
         finally:
-            if server is not None:
-                server.stop()
-            database.drop()
-            common.clean_redis()
-            if succeeded and not failures_seen:
-                shutil.rmtree(directory, ignore_errors=True)
-            else:
-                say(f"server logs kept in {directory}")
+            common.tear_down(server, database=database, directory=directory,
+                             keep_logs=not succeeded or failures_seen)
 
     heading("Sign-in summary")
     say(f"{'W':>2} {'C':>3} {'sign-ins/s':>10} {'POST p50':>9} {'POST p99':>9} {'fail':>5} {'argon2 limit/s':>14}"

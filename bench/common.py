@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -782,6 +783,19 @@ def write_results(path: str | None, payload: dict[str, Any]) -> None:
 
 def heading(text: str) -> None:
     print(f"\n== {text} ==", flush=True)
+
+
+def tear_down(*servers: Any, database: Any, directory: Any, keep_logs: bool) -> None:
+    """Stop the servers, drop the database, clear Redis; keep the logs only if something failed."""
+    for server in servers:
+        if server is not None:
+            server.stop()
+    database.drop()
+    clean_redis()
+    if keep_logs:
+        say(f"server logs kept in {directory}")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def say(text: str) -> None:
