@@ -26,12 +26,13 @@ CALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _service_entry(service: Any, provider_path: str) -> dict[str, Any]:
+    instance, member_class, member_code, subsystem_code = provider_path.split("/")
     return {
         "object_type": "SERVICE",
-        "xroad_instance": provider_path.split("/")[0],
-        "member_class": provider_path.split("/")[1],
-        "member_code": provider_path.split("/")[2],
-        "subsystem_code": provider_path.split("/")[3],
+        "xroad_instance": instance,
+        "member_class": member_class,
+        "member_code": member_code,
+        "subsystem_code": subsystem_code,
         "service_code": service.code,
         "title": {"th": service.title_th, "en": service.title_en},
         "classification": service.classification.value,
@@ -80,7 +81,7 @@ async def allowed_methods(
     consumer = await repository.subsystem_by_client(session, caller.client_id)
     allowed = []
     for service in await repository.services_of(session, provider):
-        if consumer is not None and await gateway.may_call(session, consumer, service):
+        if consumer is not None and await gateway.granted_fields(session, consumer, service) is not None:
             allowed.append(_service_entry(service, path))
     return {"service": allowed}
 
@@ -301,8 +302,7 @@ async def create_access_request(body: AccessRequestCreate, session: SessionDep, 
 @router.get("/api/v1/gdx/access-requests", response_model=list[AccessRequestRead])
 async def list_access_requests(session: SessionDep, caller: SignedIn) -> list[AccessRequestRead]:
     """Requests where my agency is the consumer or the provider."""
-    paths = await repository.subsystem_paths_of_agencies(session, officer_agencies(caller))
-    ids = [s.id for s in [await repository.subsystem_by_path(session, p) for p in paths] if s]
+    ids = [s.id for s in await repository.subsystems_of_agencies(session, officer_agencies(caller))]
     return [AccessRequestRead.model_validate(r) for r in await repository.requests_for_agencies(session, ids)]
 
 

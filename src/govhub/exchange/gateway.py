@@ -163,25 +163,27 @@ async def _authorize(session: AsyncSession, call: Call, request: Request) -> tup
     return service, fields
 
 
-async def _access_fields(session: AsyncSession, call: Call, service: ExchangeService) -> set[str]:
-    """The access right: open to government members, or an approved, unexpired request."""
+async def granted_fields(session: AsyncSession, consumer: Subsystem, service: ExchangeService) -> set[str] | None:
+    """The fields the consumer's access right covers now (consent aside), or None without one.
+
+    Open services serve every government member at once; the others need an approved,
+    unexpired request, which may narrow the fields.
+    """
     allowed = set(service.returned_fields)
-    if service.access_policy == AccessPolicy.OPEN_TO_GOVERNMENT and call.consumer.client_path.split("/")[1] == "GOV":
+    if service.access_policy == AccessPolicy.OPEN_TO_GOVERNMENT and consumer.client_path.split("/")[1] == "GOV":
         return allowed
-    approval = await repository.approved_request(
-        session, service_id=service.id, consumer_id=call.consumer.id, now=utcnow()
-    )
+    approval = await repository.approved_request(session, service_id=service.id, consumer_id=consumer.id, now=utcnow())
     if approval is None:
-        raise refusal("no_access_right")
+        return None
     return allowed & set(approval.allowed_fields or service.returned_fields)
 
 
-async def may_call(session: AsyncSession, consumer: Subsystem, service: ExchangeService) -> bool:
-    """True if the consumer holds an access right to the service now (consent aside)."""
-    if service.access_policy == AccessPolicy.OPEN_TO_GOVERNMENT and consumer.client_path.split("/")[1] == "GOV":
-        return True
-    approval = await repository.approved_request(session, service_id=service.id, consumer_id=consumer.id, now=utcnow())
-    return approval is not None
+async def _access_fields(session: AsyncSession, call: Call, service: ExchangeService) -> set[str]:
+    """The access right of this call's consumer, or the no_access_right refusal."""
+    fields = await granted_fields(session, call.consumer, service)
+    if fields is None:
+        raise refusal("no_access_right")
+    return fields
 
 
 async def _consent_fields(session: AsyncSession, call: Call, service: ExchangeService) -> set[str]:

@@ -56,6 +56,6 @@ async def traffic_page(request: Request, session: SessionDep, caller: SignedIn) 
     """My agency's exchange history and statistics, from the evidence log."""
     if not caller.is_officer:
         raise Forbidden()
-    paths = await repository.subsystem_paths_of_agencies(session, list(caller.agency_roles))
+    paths = [s.client_path for s in await repository.subsystems_of_agencies(session, list(caller.agency_roles))]
     recent, counts = await repository.traffic_of(session, paths) if paths else ([], [])
     return render(request, "exchange/traffic.html", {"recent": recent, "counts": counts, "paths": paths})

@@ -122,12 +122,12 @@ async def agency_of_subsystem(session: AsyncSession, subsystem: Subsystem) -> st
     return await session.scalar(select(Member.agency_id).where(Member.id == subsystem.member_id))
 
 
-async def subsystem_paths_of_agencies(session: AsyncSession, agency_ids: Sequence[str]) -> list[str]:
-    """The subsystem paths of the given agencies (an officer's view of their agency's traffic)."""
-    query = select(Subsystem.client_path).join(Member, Member.id == Subsystem.member_id).where(
+async def subsystems_of_agencies(session: AsyncSession, agency_ids: Sequence[str]) -> Sequence[Subsystem]:
+    """The subsystems of the given agencies (an officer's view of their agency's exchange)."""
+    query = select(Subsystem).join(Member, Member.id == Subsystem.member_id).where(
         Member.agency_id.in_(list(agency_ids))
     )
-    return list((await session.scalars(query)).all())
+    return (await session.scalars(query)).all()
 
 
 async def requests_for_agencies(session: AsyncSession, subsystem_ids: Sequence[str]) -> Sequence[AccessRequest]:
