@@ -32,6 +32,7 @@ from govhub.kit.crypto import new_token, token_digest
 from govhub.kit.ids import new_id
 from govhub.kit.errors import AppError, NotFound, TooManyRequests, ValidationFailed
 from govhub.kit.i18n import N_
+from govhub.web.forms import client_ip
 
 CLIENT_TYPES = ("confidential", "public")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -329,7 +330,7 @@ async def authenticate_client(session: AsyncSession, request: Request) -> Authen
     try:
         # Keyed by client and address: wrong secrets sent from elsewhere under a client's id
         # must not use up the real client's allowance.
-        address = request.client.host if request.client else "-"
+        address = client_ip(request) or "-"
         await ratelimit.hit(get_settings().oidc_token_rate_per_client, "oidc-token", client_id, address)
     except TooManyRequests as error:
         raise OAuthError(

@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from govhub.config import get_settings
 from govhub.kit import i18n
 from govhub.kit.clock import format_datetime
+from govhub.kit.crypto import mask_identifier
 from govhub.kit.csrf import CSRF_FIELD, csrf_token
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ def _build_environment() -> Environment:
     env.filters["datetime"] = lambda value, with_time=True: format_datetime(
         value, i18n.current_locale.get(), with_time=with_time
     )
+    env.filters["mask"] = mask_identifier
     env.globals["csrf_field_name"] = CSRF_FIELD
     env.globals["password_min_length"] = get_settings().password_min_length
     return env
