@@ -17,6 +17,8 @@ import govhub
 from govhub.config import get_settings
 from govhub.db import dispose_engine
 from govhub.exchange import api as exchange_api
+from govhub.exchange import officer_api as exchange_officer_api
+from govhub.exchange import officer_pages as exchange_officer_pages
 from govhub.exchange import pages as exchange_pages
 from govhub.exchange.proofing import CivilRegistryProofer
 from govhub.exchange import evidence_api as exchange_evidence_api
@@ -151,6 +153,8 @@ def create_app() -> FastAPI:
     app.include_router(registries_api.router)
     app.include_router(exchange_api.router)
     app.include_router(exchange_pages.router)
+    app.include_router(exchange_officer_pages.router)
+    app.include_router(exchange_officer_api.router)
     app.include_router(exchange_evidence_api.router)
 
     # Outermost last: observability sees every response, including error pages.

@@ -161,3 +161,93 @@ async def services_backed_by(session: AsyncSession, registry_code: str) -> set[t
         Subsystem, Subsystem.id == ExchangeService.provider_subsystem_id
     ).where(ExchangeService.registry_code == registry_code)
     return {(path, code) for path, code in (await session.execute(query)).all()}
+
+
+# --- The officers' portal: their agency's services, registries and access requests ----------
+
+
+async def subsystems_with_agency(session: AsyncSession, agency_ids: Sequence[str]) -> list[tuple[Subsystem, str]]:
+    """The given agencies' subsystems, each with its agency's id, by path."""
+    query = select(Subsystem, Member.agency_id).join(Member, Member.id == Subsystem.member_id).where(
+        Member.agency_id.in_(list(agency_ids))
+    )
+    rows = await session.execute(query.order_by(Subsystem.client_path))
+    return [(subsystem, agency_id) for subsystem, agency_id in rows.all()]
+
+
+async def services_of_subsystems(session: AsyncSession, subsystem_ids: Sequence[str]) -> Sequence[ExchangeService]:
+    """Every service of the given provider subsystems, active or not, by code."""
+    query = select(ExchangeService).where(ExchangeService.provider_subsystem_id.in_(list(subsystem_ids)))
+    return (await session.scalars(query.order_by(ExchangeService.code))).all()
+
+
+async def hosted_registry_versions(session: AsyncSession, agency_ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(agency id, registry code, version, primary key) of the registries the agencies host."""
+    from govhub.registries.models import Registry, RegistryVersion
+
+    query = select(Registry.agency_id, Registry.code, RegistryVersion.version, RegistryVersion.primary_key).join(
+        RegistryVersion, RegistryVersion.registry_id == Registry.id
+    ).where(Registry.agency_id.in_(list(agency_ids)))
+    rows = await session.execute(query.order_by(Registry.code, RegistryVersion.version))
+    return [(agency, code, version, key) for agency, code, version, key in rows.all()]
+
+
+async def pending_request(session: AsyncSession, *, service_id: str, consumer_id: str) -> AccessRequest | None:
+    """The consumer's request for a service that still waits for a decision, if any."""
+    query = select(AccessRequest).where(
+        AccessRequest.service_id == service_id,
+        AccessRequest.consumer_subsystem_id == consumer_id,
+        AccessRequest.status == AccessRequestStatus.PENDING,
+    )
+    return await session.scalar(query.limit(1))
+
+
+async def incoming_requests(
+    session: AsyncSession, provider_ids: Sequence[str], *, limit: int = 500
+) -> list[tuple[AccessRequest, ExchangeService, Subsystem]]:
+    """Requests for the given providers' services, newest first, with the service and the consumer."""
+    query = (
+        select(AccessRequest, ExchangeService, Subsystem)
+        .join(ExchangeService, ExchangeService.id == AccessRequest.service_id)
+        .join(Subsystem, Subsystem.id == AccessRequest.consumer_subsystem_id)
+        .where(ExchangeService.provider_subsystem_id.in_(list(provider_ids)))
+    )
+    rows = await session.execute(query.order_by(AccessRequest.requested_at.desc(), AccessRequest.id).limit(limit))
+    return [(request, service, consumer) for request, service, consumer in rows.all()]
+
+
+async def outgoing_requests(
+    session: AsyncSession, consumer_ids: Sequence[str], *, limit: int = 500
+) -> list[tuple[AccessRequest, ExchangeService, Subsystem]]:
+    """Requests the given consumers made, newest first, with the service and its provider."""
+    query = (
+        select(AccessRequest, ExchangeService, Subsystem)
+        .join(ExchangeService, ExchangeService.id == AccessRequest.service_id)
+        .join(Subsystem, Subsystem.id == ExchangeService.provider_subsystem_id)
+        .where(AccessRequest.consumer_subsystem_id.in_(list(consumer_ids)))
+    )
+    rows = await session.execute(query.order_by(AccessRequest.requested_at.desc(), AccessRequest.id).limit(limit))
+    return [(request, service, provider) for request, service, provider in rows.all()]
+
+
+async def decisions_of(session: AsyncSession, request_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """The decision history of each request (AccessDecision rows), oldest first."""
+    from govhub.exchange.models import AccessDecision
+
+    history: dict[str, list[Any]] = {}
+    if not request_ids:
+        return history
+    query = select(AccessDecision).where(AccessDecision.request_id.in_(list(request_ids)))
+    for decision in (await session.scalars(query.order_by(AccessDecision.decided_at, AccessDecision.id))).all():
+        history.setdefault(decision.request_id, []).append(decision)
+    return history
+
+
+async def account_names(session: AsyncSession, account_ids: Sequence[str]) -> dict[str, str]:
+    """Account id -> full name (who asked, who decided)."""
+    from govhub.identity.models import Account
+
+    if not account_ids:
+        return {}
+    query = select(Account.id, Account.full_name).where(Account.id.in_(sorted(set(account_ids))))
+    return {account_id: name for account_id, name in (await session.execute(query)).all()}
