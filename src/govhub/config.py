@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'govhub.db'}"
     database_pool_size: int = 10
+    # Test each pooled connection before use (three round trips with asyncpg). Off: a connection
+    # broken by a database restart fails one statement, and that error empties the whole pool.
+    database_pre_ping: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
     # The public origin people and relying parties see; the OIDC issuer is derived from it.

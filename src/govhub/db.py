@@ -87,7 +87,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        url, pool_size=settings.database_pool_size, pool_pre_ping=True, max_overflow=10
+        url, pool_size=settings.database_pool_size, pool_pre_ping=settings.database_pre_ping,
+        pool_recycle=3600, max_overflow=10,
     )
 
 

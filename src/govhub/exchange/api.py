@@ -14,13 +14,15 @@ from govhub.exchange import gateway, repository
 from govhub.exchange import service as exchange_service
 from govhub.exchange.models import AccessRequest, AccessRequestStatus, Consent, ExchangeService, Subsystem
 from govhub.identity.models import OfficerRole
-from govhub.identity.auth import MachineCaller, SignedIn, require_client_scope
+from govhub.identity.auth import ClientToken, MachineCaller, SignedIn, require_client_scope, require_client_token
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import Forbidden, NotFound
 from govhub.kit.i18n import N_
 
 router = APIRouter(tags=["exchange"])
 GdxClient = Annotated[MachineCaller, Depends(require_client_scope("gdx"))]
+# The call itself checks that the client is active in its one query (gateway.begin).
+GdxCallClient = Annotated[ClientToken, Depends(require_client_token("gdx"))]
 R1 = "/gdx/r1/{instance}/{member_class}/{member_code}/{subsystem_code}"
 CALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -116,12 +118,12 @@ async def call_service(
     subsystem_code: str,
     service_code: str,
     session: SessionDep,
-    caller: GdxClient,
+    caller: GdxCallClient,
     path: str = "",
 ) -> Response:
     """Call a provider's service through the exchange (X-Road message protocol for REST)."""
     provider_path = f"{instance}/{member_class}/{member_code}/{subsystem_code}"
-    call = await gateway.begin(request, session, caller, provider_path, service_code)
+    call = await gateway.begin(request, caller, provider_path, service_code)
     return await gateway.handle(request, session, call, path)
 
 

@@ -22,10 +22,12 @@ Checkpoint: a C2SP signed note (https://c2sp.org/signed-note, tlog-checkpoint) w
 signed with Ed25519; the key id is the note key hash (first 4 bytes of
 SHA-256("govhub-evidence" || 0x0A || 0x01 || public key), in hex).
 
-Indices come from a one-row counter (`UPDATE ... SET size = size + 1 RETURNING size`) in the
-caller's transaction: the row lock (PostgreSQL) or the write lock (SQLite) makes appends
-take turns until the caller commits, and a rollback returns the number, so `seq` is gapless
-and unique. Call `append` last, just before the commit, to keep that turn short.
+Indices come from a one-row counter (`UPDATE ... SET size = size + n RETURNING size`) in the
+writer's transaction: the row lock (PostgreSQL) or the write lock (SQLite) makes appends
+take turns until that transaction commits, and a rollback returns the numbers, so `seq` is
+gapless and unique. Exchange calls append through `evidence_writer`, which groups the calls
+waiting at one moment into one turn; `append` here writes inside the caller's own
+transaction (identity proofing), and should come last, just before the commit.
 Checkpoints store the tree's frontier (so the next one only hashes the new leaves) and the
 hashes of every complete subtree at levels 4, 8, 12... (so a proof reads a few rows).
 """
@@ -248,7 +250,7 @@ def record_leaf_hash(values: Sequence[Any]) -> bytes:
     return merkle.leaf_hash(canonical_bytes(values))
 
 
-def _entry_values(entry: EvidenceEntry) -> dict[str, Any]:
+def entry_values(entry: EvidenceEntry) -> dict[str, Any]:
     """Validate an entry and give the record's columns (all but seq and leaf_hash)."""
     moment = entry.time or utcnow()
     if moment.tzinfo is None:
@@ -284,7 +286,7 @@ _HEAD = EvidenceLogHead.__table__
 _CLAIM = (
     update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=_HEAD.c.size + 1).returning(_HEAD.c.size)
 )
-_INSERT = insert(EvidenceRecord.__table__)
+INSERT_RECORD = insert(EvidenceRecord.__table__)
 
 
 async def _claim_next_seq(session: AsyncSession) -> int:
@@ -300,10 +302,10 @@ async def append(session: AsyncSession, *, entry: EvidenceEntry) -> EvidenceReco
 
     The returned record is not attached to the session: evidence is never updated.
     """
-    values = _entry_values(entry)
+    values = entry_values(entry)
     values["seq"] = await _claim_next_seq(session)
     values["leaf_hash"] = record_leaf_hash([values[name] for name in FIELDS]).hex()
-    await session.execute(_INSERT, values)
+    await session.execute(INSERT_RECORD, values)
     return EvidenceRecord(**values)
 
 

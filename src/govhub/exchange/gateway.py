@@ -1,8 +1,11 @@
 """The GDX call: authenticate, check access right and consent, route, filter, log evidence.
 
 `{METHOD} /gdx/r1/{instance}/{memberClass}/{memberCode}/{subsystemCode}/{serviceCode}/{path}`
-with X-Road's headers, plus X-GDX-Purpose (percent-encoded UTF-8) and X-GDX-Consent. Every call that reaches a known consumer, allowed or refused, leaves
-an evidence record committed with the request's transaction, before the answer is sent.
+with X-Road's headers, plus X-GDX-Purpose (percent-encoded UTF-8) and X-GDX-Consent. Every
+call that reaches a known consumer, allowed or refused, leaves an evidence record, committed
+(by evidence_writer, in groups) before the answer is sent. Everything a call is checked
+against comes from one query (call_context); a call reads a hosted registry or forwards to
+the provider's system, and writes nothing else.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govhub.exchange import repository
-from govhub.exchange.models import AccessPolicy, Consent, ExchangeService, Subsystem
+from govhub.exchange import call_context, evidence_writer, repository
+from govhub.exchange.call_context import CallContext, ServiceTerms
+from govhub.exchange.evidence import EvidenceEntry
+from govhub.exchange.models import ExchangeService, Subsystem
 from govhub.exchange.service import subject_hash
-from govhub.identity.auth import MachineCaller
+from govhub.identity.auth import CLIENT_DISABLED, ClientToken
 from govhub.kit.clock import utcnow
-from govhub.kit.errors import AppError
+from govhub.kit.errors import AppError, NotAuthenticated
 from govhub.kit.i18n import N_
 
 CLIENT_HEADERS = ("x-road-client", "information-mediator-client")
@@ -36,8 +41,6 @@ _http: httpx.AsyncClient | None = None
 
 class GdxRefused(AppError):
     """A refused exchange call: a stable code; the refusal itself is kept as evidence."""
-
-    keeps_changes = True
 
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(message, code=code)
@@ -74,7 +77,7 @@ class Call:
     """What is known about a call as it goes through the checks (and into the evidence)."""
 
     request_id: str
-    consumer: Subsystem
+    context: CallContext
     provider_path: str
     service_code: str
     user_id: str | None
@@ -83,7 +86,6 @@ class Call:
     request_hash: bytes
     started: float = field(default_factory=time.perf_counter)
     subject: str | None = None
-    service: ExchangeService | None = None
 
 
 def _http_client() -> httpx.AsyncClient:
@@ -99,107 +101,107 @@ def request_hash(method: str, target: str, body: bytes) -> bytes:
     return hashlib.sha256(method.encode() + b"\n" + target.encode() + b"\n" + body).digest()
 
 
-async def begin(request: Request, session: AsyncSession, caller: MachineCaller, provider_path: str, service_code: str) -> Call:
-    """Identify the consumer subsystem and check it matches the X-Road-Client header."""
+async def begin(request: Request, client: ClientToken, provider_path: str, service_code: str) -> Call:
+    """Load the call's context, and check the consumer is an active subsystem named by X-Road-Client."""
+    started = time.perf_counter()
     body = await request.body()
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    consumer = await repository.subsystem_by_client(session, caller.client_id)
-    if consumer is None:
+    consent_id = (request.headers.get("x-gdx-consent") or "").strip()[:64] or None
+    context = await call_context.load(
+        client_id=client.client_id, provider_path=provider_path, service_code=service_code, consent_id=consent_id
+    )
+    if context is not None and not context.client_active:
+        raise NotAuthenticated(CLIENT_DISABLED)
+    if context is None or not context.consumer_active:
         raise refusal("unknown_client")
     call = Call(
         request_id=(request.headers.get("x-road-id") or uuid.uuid4().hex)[:64],
-        consumer=consumer,
+        context=context,
         provider_path=provider_path,
         service_code=service_code,
         user_id=(request.headers.get("x-road-userid") or None),
         # Headers are ASCII: a Thai purpose travels percent-encoded as UTF-8.
         purpose=unquote(request.headers.get("x-gdx-purpose") or "").strip()[:500] or None,
-        consent_id=(request.headers.get("x-gdx-consent") or "").strip()[:64] or None,
+        consent_id=consent_id,
         request_hash=request_hash(request.method, target, body),
+        started=started,
     )
     named = next((request.headers[h] for h in CLIENT_HEADERS if h in request.headers), None)
-    if named is not None and named.strip().strip("/") != consumer.client_path:
-        await _log(session, call, status="refused", error="client_mismatch", response=b"")
-        mismatch = refusal("client_mismatch")
-        mismatch.headers = _answer_headers(call)
-        raise mismatch
+    if named is not None and named.strip().strip("/") != context.consumer_path:
+        raise await _refused(call, refusal("client_mismatch"))
     return call
 
 
 async def handle(request: Request, session: AsyncSession, call: Call, path: str) -> Response:
     """Run the checks, route the call, filter the answer, and log the evidence."""
     try:
-        service, fields = await _authorize(session, call, request)
+        service, fields = _authorize(call, request)
         body, status, media_type = await _route(request, session, call, service, path)
         body = _limit_fields(body, media_type, fields, service)
     except GdxRefused as refused:
-        await _log(session, call, status="refused", error=refused.code, response=b"")
-        refused.headers = _answer_headers(call)
-        raise
-    await _log(session, call, status="allowed", error=None, response=body)
+        raise await _refused(call, refused) from None
+    await _log(call, status="allowed", error=None, response=body)
     return Response(content=body, status_code=status, media_type=media_type, headers=_answer_headers(call))
+
+
+async def _refused(call: Call, refused: GdxRefused) -> GdxRefused:
+    """Log a refusal and give it the call's X-Road headers."""
+    await _log(call, status="refused", error=refused.code, response=b"")
+    refused.headers = _answer_headers(call)
+    return refused
 
 
 def _answer_headers(call: Call) -> dict[str, str]:
     return {"X-Road-Id": call.request_id, "X-Road-Request-Hash": base64.b64encode(call.request_hash).decode()}
 
 
-async def _authorize(session: AsyncSession, call: Call, request: Request) -> tuple[ExchangeService, set[str]]:
+def _authorize(call: Call, request: Request) -> tuple[ServiceTerms, set[str]]:
     """The service, and the fields this consumer may receive from it for this call."""
-    provider = await repository.subsystem_by_path(session, call.provider_path)
-    service = await repository.service_of(session, provider, call.service_code) if provider else None
+    context = call.context
+    service = context.service
     if service is None or not service.is_active:
         raise refusal("service_not_found")
-    call.service = service
     if service.key_parameter:
         key = request.query_params.get(service.key_parameter, "")
         call.subject = subject_hash(key) if key and service.personal_fields else None
-    fields = await _access_fields(session, call, service)
+    fields = call_context.granted(
+        returned_fields=service.returned_fields, access_policy=service.access_policy,
+        consumer_path=context.consumer_path, approved=context.approved, approved_fields=context.approved_fields,
+    )
+    if fields is None:
+        raise refusal("no_access_right")
     if service.personal_fields:
         if not call.purpose:
             raise refusal("purpose_missing")
         if service.requires_consent:
-            fields &= await _consent_fields(session, call, service)
+            fields &= _consent_fields(call, service)
     return service, fields
 
 
 async def granted_fields(session: AsyncSession, consumer: Subsystem, service: ExchangeService) -> set[str] | None:
-    """The fields the consumer's access right covers now (consent aside), or None without one.
-
-    Open services serve every government member at once; the others need an approved,
-    unexpired request, which may narrow the fields.
-    """
-    allowed = set(service.returned_fields)
-    if service.access_policy == AccessPolicy.OPEN_TO_GOVERNMENT and consumer.client_path.split("/")[1] == "GOV":
-        return allowed
+    """The fields the consumer's access right covers now (consent aside), or None without one."""
     approval = await repository.approved_request(session, service_id=service.id, consumer_id=consumer.id, now=utcnow())
-    if approval is None:
-        return None
-    return allowed & set(approval.allowed_fields or service.returned_fields)
+    return call_context.granted(
+        returned_fields=service.returned_fields, access_policy=service.access_policy,
+        consumer_path=consumer.client_path, approved=approval is not None,
+        approved_fields=approval.allowed_fields if approval else None,
+    )
 
 
-async def _access_fields(session: AsyncSession, call: Call, service: ExchangeService) -> set[str]:
-    """The access right of this call's consumer, or the no_access_right refusal."""
-    fields = await granted_fields(session, call.consumer, service)
-    if fields is None:
-        raise refusal("no_access_right")
-    return fields
-
-
-async def _consent_fields(session: AsyncSession, call: Call, service: ExchangeService) -> set[str]:
+def _consent_fields(call: Call, service: ServiceTerms) -> set[str]:
     """The fields the data subject's consent covers for this consumer, service and purpose."""
     if not call.consent_id:
         raise refusal("consent_missing")
-    consent = await session.get(Consent, call.consent_id)
+    consent = call.context.consent
     if (
         consent is None
-        or consent.consumer_subsystem_id != call.consumer.id
+        or consent.consumer_subsystem_id != call.context.consumer_id
         or consent.service_id != service.id
         or consent.subject_hash != call.subject
         or consent.purpose.strip().lower() != (call.purpose or "").lower()
     ):
         raise refusal("consent_invalid")
-    if await repository.consent_withdrawn(session, consent.id):
+    if consent.withdrawn:
         raise refusal("consent_withdrawn")
     if consent.valid_until <= utcnow():
         raise refusal("consent_expired")
@@ -207,7 +209,7 @@ async def _consent_fields(session: AsyncSession, call: Call, service: ExchangeSe
 
 
 async def _route(
-    request: Request, session: AsyncSession, call: Call, service: ExchangeService, path: str
+    request: Request, session: AsyncSession, call: Call, service: ServiceTerms, path: str
 ) -> tuple[bytes, int, str]:
     """Answer from the hosted registry, or forward to the provider's own system."""
     if service.backend == "registry":
@@ -225,10 +227,10 @@ async def _route(
     return await _forward(request, call, service, path)
 
 
-async def _forward(request: Request, call: Call, service: ExchangeService, path: str) -> tuple[bytes, int, str]:
+async def _forward(request: Request, call: Call, service: ServiceTerms, path: str) -> tuple[bytes, int, str]:
     url = (service.remote_url or "").rstrip("/") + ("/" + path if path else "")
     headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
-    headers.update({"X-Road-Id": call.request_id, "X-Road-Client": call.consumer.client_path})
+    headers.update({"X-Road-Id": call.request_id, "X-Road-Client": call.context.consumer_path})
     if call.user_id:
         headers["X-Road-UserId"] = call.user_id
     try:
@@ -246,7 +248,7 @@ async def _forward(request: Request, call: Call, service: ExchangeService, path:
     return answer.content, answer.status_code, media_type
 
 
-def _limit_fields(body: bytes, media_type: str, fields: set[str], service: ExchangeService) -> bytes:
+def _limit_fields(body: bytes, media_type: str, fields: set[str], service: ServiceTerms) -> bytes:
     """Drop every field the consumer may not receive; refuse what cannot be filtered."""
     if not service.returned_fields:
         return body  # the service declares no fields (no personal data): nothing to limit
@@ -262,13 +264,11 @@ def _limit_fields(body: bytes, media_type: str, fields: set[str], service: Excha
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-async def _log(session: AsyncSession, call: Call, *, status: str, error: str | None, response: bytes) -> None:
-    """Append the evidence record in this transaction (it commits before the answer leaves)."""
-    from govhub.exchange.evidence import EvidenceEntry, append
-
-    await append(session, entry=EvidenceEntry(
+async def _log(call: Call, *, status: str, error: str | None, response: bytes) -> None:
+    """Append the evidence record; it is committed when this returns, before the answer leaves."""
+    await evidence_writer.append(EvidenceEntry(
         request_id=call.request_id,
-        consumer=call.consumer.client_path,
+        consumer=call.context.consumer_path,
         provider=call.provider_path,
         service_code=call.service_code,
         user_id=call.user_id,

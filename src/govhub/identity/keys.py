@@ -9,9 +9,11 @@ once the active key is older than settings.oidc_key_rotation_days.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,19 +198,46 @@ async def verify(session: AsyncSession, token: str, *, typ: str, audience: str) 
     try:
         header = jws.extract_compact(token.encode()).protected
         keys = await published_keys(session, kid=header.get("kid"))
-        decoded = jwt.decode(token, keys.keyset, algorithms=[ALG])
-        if decoded.header.get("typ", "").lower() != typ.lower():
-            raise TokenInvalid("wrong token type")
-        registry = jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": issuer()},
-            aud={"essential": True, "value": audience},
-            exp={"essential": True},
-            sub={"essential": True},
-        )
-        registry.validate(decoded.claims)
+        cache_key = hashlib.sha256(f"{typ}\n{audience}\n{token}".encode()).digest()
+        claims = _verified.get(cache_key)
+        if claims is None or header.get("kid") not in keys.kids:
+            claims = _verify_signature(token, keys.keyset, typ=typ)
+            _remember_verified(cache_key, claims)
+        # Claims are checked on every use, so a remembered token still expires on time.
+        _claims_registry(audience).validate(claims)
     except (JoseError, ValueError, TypeError) as error:
         raise TokenInvalid(str(error)) from error
+    return dict(claims)
+
+
+# Machine clients send the same access token for its whole life (GDX: every call), and the
+# ES256 check is the costliest step of authenticating them; a token whose signature checked
+# out once is remembered (by digest) while its key stays published.
+VERIFIED_CACHE_SIZE = 4096
+_verified: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+
+
+def _verify_signature(token: str, keyset: KeySet, *, typ: str) -> dict[str, Any]:
+    decoded = jwt.decode(token, keyset, algorithms=[ALG])
+    if decoded.header.get("typ", "").lower() != typ.lower():
+        raise TokenInvalid("wrong token type")
     return dict(decoded.claims)
+
+
+def _remember_verified(cache_key: bytes, claims: dict[str, Any]) -> None:
+    _verified[cache_key] = claims
+    _verified.move_to_end(cache_key)
+    while len(_verified) > VERIFIED_CACHE_SIZE:
+        _verified.popitem(last=False)
+
+
+def _claims_registry(audience: str) -> jwt.JWTClaimsRegistry:
+    return jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer()},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        sub={"essential": True},
+    )
 
 
 async def _rotate_from_command_line() -> str:

@@ -1,0 +1,112 @@
+"""Evidence appends in groups: one counter turn and one commit for every call waiting at that moment.
+
+Each append takes the evidence counter's row lock (see evidence.py), and a lock held until
+the request's own commit made every exchange call queue behind every other one: about 600
+appends per second at most, half of a call's latency spent waiting under load. Here a
+per-event-loop writer takes all the entries queued while its previous group was being
+written, claims their indices with one `UPDATE ... SET size = size + n`, inserts them with
+one statement, commits, and only then releases the callers: an answered call is a logged
+call, as before, but the lock is held for two statements and one flush per group, with no
+request work inside it. With no load a group is one entry and nothing waits for a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, update
+
+from govhub.db import get_engine
+from govhub.exchange.evidence import (
+    FIELDS,
+    HEAD_ID,
+    INSERT_RECORD,
+    EvidenceEntry,
+    EvidenceLogDamaged,
+    EvidenceLogHead,
+    entry_values,
+    record_leaf_hash,
+)
+from govhub.kit.observability import get_logger
+
+log = get_logger(__name__)
+# Enough to cover a burst at thousands of calls per second; a larger group only delays its first caller.
+MAX_GROUP = 512
+
+_HEAD = EvidenceLogHead.__table__
+_CLAIM_MANY = (
+    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=_HEAD.c.size + bindparam("n")).returning(_HEAD.c.size)
+)
+
+
+@dataclass(slots=True)
+class _Pending:
+    values: dict[str, object]
+    done: asyncio.Future[int]
+
+
+class EvidenceWriter:
+    """Writes the evidence of one event loop's calls, a group at a time."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def append(self, entry: EvidenceEntry) -> int:
+        """Queue an entry and return its index once its group has committed."""
+        values = entry_values(entry)  # a bad entry fails here, alone, not its whole group
+        pending = _Pending(values, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(pending)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="evidence-writer")
+        # Shielded: a caller that goes away (client disconnect) must not cancel the write.
+        return await asyncio.shield(pending.done)
+
+    async def _run(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while len(group) < MAX_GROUP and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            try:
+                first = await _write(group)
+            except Exception as error:  # every caller of the group gets the failure
+                log.error("evidence_group_failed", size=len(group), error=type(error).__name__)
+                for pending in group:
+                    if not pending.done.done():
+                        pending.done.set_exception(error)
+                continue
+            for offset, pending in enumerate(group):
+                if not pending.done.done():
+                    pending.done.set_result(first + offset)
+
+
+async def _write(group: list[_Pending]) -> int:
+    """Claim len(group) indices, insert the records, commit; the first index."""
+    async with get_engine().begin() as connection:
+        size = (await connection.execute(_CLAIM_MANY, {"n": len(group)})).scalar_one_or_none()
+        if size is None:
+            raise EvidenceLogDamaged(code="evidence_log_head_missing")
+        first = int(size) - len(group)
+        rows = []
+        for offset, pending in enumerate(group):
+            values = dict(pending.values, seq=first + offset)
+            values["leaf_hash"] = record_leaf_hash([values[name] for name in FIELDS]).hex()
+            rows.append(values)
+        await connection.execute(INSERT_RECORD, rows)
+    return first
+
+
+# One writer per event loop: its queue and futures belong to that loop (the web worker has
+# one; tests and job threads make their own).
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EvidenceWriter] = weakref.WeakKeyDictionary()
+
+
+async def append(entry: EvidenceEntry) -> int:
+    """Append an entry to the evidence log in its own transaction; its index once committed."""
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        writer = _writers[loop] = EvidenceWriter()
+    return await writer.append(entry)
