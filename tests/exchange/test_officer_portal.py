@@ -113,12 +113,13 @@ async def test_steward_publishes_remote_and_registry_services_through_the_form(a
         openapi = {"openapi": "3.0.3", "info": {"title": "Taxpayer", "version": "1"}, "paths": {}}
         published = await _post_form(steward, "/gdx/services/new", "/gdx/services/new", _publish_form(
             provider, remote_provider, personal_fields="name", openapi=json.dumps(openapi), requires_consent="on",
-            classification="confidential"))
+            classification="confidential", key_parameter="tax_id"))
         assert published.status_code == 303 and published.headers["location"] == "/gdx/services?published=1"
         service = await _service(session, provider, "taxpayer")
         assert service is not None and service.backend == "remote" and service.remote_url == remote_provider
         assert service.returned_fields == ["tax_id", "name", "vat_registered", "revenue_last_year"]
         assert service.personal_fields == ["name"] and service.requires_consent and service.timeout_ms == 2000
+        assert service.key_parameter == "tax_id"
         assert service.classification == DataClassification.CONFIDENTIAL and service.openapi == openapi
         audit = await session.scalar(select(AuditEvent).where(AuditEvent.subject_id == service.id))
         assert audit.action == "gdx_service.published" and audit.actor_id == steward.officer_id  # type: ignore[attr-defined]

@@ -139,9 +139,10 @@ async def _publish_context(session: SessionDep, caller: Caller, form: dict[str, 
     agencies = exchange_service.steward_agencies(caller)
     subsystems = [s for s, _ in await repository.subsystems_with_agency(session, agencies)]
     registries = await repository.hosted_registry_versions(session, agencies)
+    defaults = {"backend": "remote", "timeout_ms": "5000", "classification": "internal",
+                "access_policy": "approval_required"}
     return {
-        "mode": "new", "subsystems": subsystems, "registries": registries, "form": form or {"backend": "remote",
-        "timeout_ms": "5000", "classification": "internal", "access_policy": "approval_required"},
+        "mode": "new", "subsystems": subsystems, "registries": registries, "form": form or defaults,
         "classification_choices": list(DataClassification), "policy_choices": list(AccessPolicy), **LABELS,
     }
 

@@ -111,9 +111,8 @@ async def _ensure_steward(session: AsyncSession, caller: Caller, subsystem: Subs
 
 async def authorize_service_change(session: AsyncSession, *, caller: Caller, provider: Subsystem | None) -> None:
     """Only the owning agency's administrators and data stewards publish or change its services."""
-    await _ensure_steward(
-        session, caller, provider, N_("Only the agency's administrators and data stewards can publish and change its services.")
-    )
+    message = N_("Only the agency's administrators and data stewards can publish and change its services.")
+    await _ensure_steward(session, caller, provider, message)
 
 
 async def authorize_access_decision(session: AsyncSession, *, caller: Caller, service: ExchangeService) -> None:
@@ -175,7 +174,9 @@ def _check_service_rules(
     if len(title_th) > TITLE_MAX or len(title_en) > TITLE_MAX:
         raise ValidationFailed(N_("A title can be up to %(max)s characters."), field="title_th", max=TITLE_MAX)
     if len(description) > DESCRIPTION_MAX:
-        raise ValidationFailed(N_("The description can be up to %(max)s characters."), field="description", max=DESCRIPTION_MAX)
+        raise ValidationFailed(
+            N_("The description can be up to %(max)s characters."), field="description", max=DESCRIPTION_MAX
+        )
     if len(returned_fields) > MAX_FIELDS or not all(_FIELD.match(name) for name in returned_fields + personal_fields):
         raise ValidationFailed(
             N_("Name each field with up to 64 letters, digits, dots, dashes or underscores (at most %(max)s fields)."),
