@@ -27,9 +27,9 @@ async def test_concurrent_appends_share_groups_and_stay_gapless(monkeypatch) -> 
     groups: list[int] = []
     write = evidence_writer._write
 
-    async def counting(group):  # type: ignore[no-untyped-def]
+    async def counting(connection, group):  # type: ignore[no-untyped-def]
         groups.append(len(group))
-        return await write(group)
+        return await write(connection, group)
 
     monkeypatch.setattr(evidence_writer, "_write", counting)
     before = await _log_size()
@@ -105,3 +105,17 @@ async def test_a_remembered_token_still_expires_and_a_forged_one_is_refused(sess
     monkeypatch.setattr(time, "time", lambda: now + 120.0)
     with pytest.raises(keys.TokenInvalid):
         await keys.verify(session, token, typ="at+jwt", audience=keys.issuer())
+
+
+async def test_an_idle_writer_gives_its_connection_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(evidence_writer, "IDLE_SECONDS", 0.05)
+    await evidence_writer.close()
+    await evidence_writer.append(_entry(1))
+    writer = evidence_writer._writers[asyncio.get_running_loop()]
+    assert writer._connection is not None  # kept for the next group
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if writer._connection is None:
+            break
+    assert writer._connection is None
+    assert await evidence_writer.append(_entry(2)) == await _log_size() - 1  # and takes one again

@@ -17,6 +17,7 @@ import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from govhub.db import get_engine
 from govhub.exchange.evidence import (
@@ -34,6 +35,8 @@ from govhub.kit.observability import get_logger
 log = get_logger(__name__)
 # Enough to cover a burst at thousands of calls per second; a larger group only delays its first caller.
 MAX_GROUP = 512
+# An idle writer gives its connection back to the pool after this long.
+IDLE_SECONDS = 10.0
 
 _HEAD = EvidenceLogHead.__table__
 _CLAIM_MANY = (
@@ -48,11 +51,15 @@ class _Pending:
 
 
 class EvidenceWriter:
-    """Writes the evidence of one event loop's calls, a group at a time."""
+    """Writes the evidence of one event loop's calls, a group at a time, on its own connection."""
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # Kept between groups: a pool checkout (and its pre-ping) per group would cost a
+        # quarter of the append's round trips when calls arrive one at a time.
+        self._connection: AsyncConnection | None = None
+        self._engine: AsyncEngine | None = None
 
     async def append(self, entry: EvidenceEntry) -> int:
         """Queue an entry and return its index once its group has committed."""
@@ -65,36 +72,72 @@ class EvidenceWriter:
         return await asyncio.shield(pending.done)
 
     async def _run(self) -> None:
-        while True:
-            group = [await self._queue.get()]
-            while len(group) < MAX_GROUP and not self._queue.empty():
-                group.append(self._queue.get_nowait())
-            try:
-                first = await _write(group)
-            except Exception as error:  # every caller of the group gets the failure
-                log.error("evidence_group_failed", size=len(group), error=type(error).__name__)
-                for pending in group:
+        try:
+            while True:
+                group = await self._next_group()
+                try:
+                    first = await self._write(group)
+                except Exception as error:  # every caller of the group gets the failure
+                    log.error("evidence_group_failed", size=len(group), error=type(error).__name__)
+                    await self.close()  # the next group starts on a fresh connection
+                    for pending in group:
+                        if not pending.done.done():
+                            pending.done.set_exception(error)
+                    continue
+                for offset, pending in enumerate(group):
                     if not pending.done.done():
-                        pending.done.set_exception(error)
-                continue
-            for offset, pending in enumerate(group):
-                if not pending.done.done():
-                    pending.done.set_result(first + offset)
+                        pending.done.set_result(first + offset)
+        finally:  # the loop is shutting down (its tasks are cancelled): give the connection back
+            await self.close()
+
+    async def _next_group(self) -> list[_Pending]:
+        """Every entry waiting now (at least one); the connection is given back while idle."""
+        while True:
+            try:
+                first = await asyncio.wait_for(self._queue.get(), IDLE_SECONDS)
+                break
+            except TimeoutError:
+                await self.close()
+        group = [first]
+        while len(group) < MAX_GROUP and not self._queue.empty():
+            group.append(self._queue.get_nowait())
+        return group
+
+    async def _write(self, group: list[_Pending]) -> int:
+        connection = await self._connect()
+        async with connection.begin():
+            return await _write(connection, group)
+
+    async def _connect(self) -> AsyncConnection:
+        engine = get_engine()
+        if self._connection is not None and (self._engine is not engine or self._connection.closed):
+            await self.close()  # the engine was replaced (settings or database changed)
+        if self._connection is None:
+            self._connection, self._engine = await engine.connect(), engine
+        return self._connection
+
+    async def close(self) -> None:
+        """Give the connection back (or drop it if it broke)."""
+        connection, self._connection, self._engine = self._connection, None, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # a broken connection: the pool discards it
+                await connection.invalidate()
 
 
-async def _write(group: list[_Pending]) -> int:
-    """Claim len(group) indices, insert the records, commit; the first index."""
-    async with get_engine().begin() as connection:
-        size = (await connection.execute(_CLAIM_MANY, {"n": len(group)})).scalar_one_or_none()
-        if size is None:
-            raise EvidenceLogDamaged(code="evidence_log_head_missing")
-        first = int(size) - len(group)
-        rows = []
-        for offset, pending in enumerate(group):
-            values = dict(pending.values, seq=first + offset)
-            values["leaf_hash"] = record_leaf_hash([values[name] for name in FIELDS]).hex()
-            rows.append(values)
-        await connection.execute(INSERT_RECORD, rows)
+async def _write(connection: AsyncConnection, group: list[_Pending]) -> int:
+    """Claim len(group) indices, insert the records (committed by the caller); the first index."""
+    size = (await connection.execute(_CLAIM_MANY, {"n": len(group)})).scalar_one_or_none()
+    if size is None:
+        raise EvidenceLogDamaged(code="evidence_log_head_missing")
+    first = int(size) - len(group)
+    rows = []
+    for offset, pending in enumerate(group):
+        values = dict(pending.values, seq=first + offset)
+        values["leaf_hash"] = record_leaf_hash([values[name] for name in FIELDS]).hex()
+        rows.append(values)
+    await connection.execute(INSERT_RECORD, rows)
     return first
 
 
@@ -110,3 +153,10 @@ async def append(entry: EvidenceEntry) -> int:
     if writer is None:
         writer = _writers[loop] = EvidenceWriter()
     return await writer.append(entry)
+
+
+async def close() -> None:
+    """Give back this event loop's writer connection (shutdown, and before an engine is disposed)."""
+    writer = _writers.get(asyncio.get_running_loop())
+    if writer is not None:
+        await writer.close()
