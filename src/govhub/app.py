@@ -42,7 +42,9 @@ from govhub.web.templating import STATIC_DIR, render
 log = get_logger("govhub.app")
 
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
-API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/gdx/")
+API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/gdx/r1/", "/gdx/evidence")
+# JSON routes under /gdx/ beside the portal's pages (/gdx/catalog, /gdx/services...).
+API_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/gdx/listClients")
 
 # Mounted file trees that need no sign-in (the route meta-test reads this list).
 PUBLIC_MOUNTS = ("/static", "/static/swagger")
@@ -50,7 +52,7 @@ PUBLIC_MOUNTS = ("/static", "/static/swagger")
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith(API_PREFIXES) or path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+    if path.startswith(API_PREFIXES) or path in API_PATHS:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

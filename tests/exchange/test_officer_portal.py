@@ -451,6 +451,30 @@ async def test_citizens_cannot_open_the_officer_pages(client):
         assert (await client.get(path, headers={"accept": "text/html"})).status_code == 403, path
 
 
+async def test_signed_out_visitors_are_sent_to_sign_in_and_machines_get_json(client):
+    for path in ("/gdx/catalog", "/gdx/services", "/gdx/access-requests", "/gdx/traffic"):
+        page = await client.get(path, headers={"accept": "text/html"})
+        assert page.status_code == 303 and page.headers["location"].startswith("/sign-in?next="), path
+    for path in ("/gdx/listClients", "/gdx/r1/TH/GOV/X/main/listMethods", "/gdx/r1/TH/GOV/X/main/person"):
+        answer = await client.get(path, headers={"accept": "text/html"})
+        assert answer.status_code == 401 and answer.headers["content-type"].startswith("application/json"), path
+        assert answer.json()["error"], path
+    missing = await client.get("/gdx/evidence/proof/inclusion?index=999999&tree_size=1", headers={"accept": "text/html"})
+    assert missing.status_code >= 400 and missing.json()["error"]["code"]  # the public log API answers in JSON
+
+
+async def test_a_deactivated_service_has_no_openapi_description(client, session, remote_provider):
+    provider, consumer = await make_party(session), await make_party(session)
+    service = await remote_service(session, provider, remote_provider)
+    token = await consumer.token(client)
+    url = f"/gdx/r1/{provider.subsystem.client_path}/getOpenAPI?serviceCode=taxpayer"
+    headers = {"authorization": f"Bearer {token}"}
+    assert (await client.get(url, headers=headers)).status_code == 200
+    service.is_active = False
+    await session.commit()
+    assert (await client.get(url, headers=headers)).status_code == 404
+
+
 # --- The JSON API -------------------------------------------------------------------------------
 
 

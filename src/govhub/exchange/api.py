@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from govhub.db import SessionDep
 from govhub.exchange import gateway, repository
 from govhub.exchange import service as exchange_service
-from govhub.exchange.models import AccessRequest, AccessRequestStatus, Consent, ExchangeService, Subsystem
-from govhub.identity.models import OfficerRole
+from govhub.exchange.models import AccessRequestStatus, Consent, ExchangeService, Subsystem
 from govhub.identity.auth import ClientToken, MachineCaller, SignedIn, require_client_scope, require_client_token
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import Forbidden, NotFound
@@ -101,7 +100,7 @@ async def get_openapi(
     """The OpenAPI description of one of the provider's services."""
     provider, _path = await _provider(session, instance, member_class, member_code, subsystem_code)
     service = await repository.service_of(session, provider, service_code)
-    if service is None:
+    if service is None or not service.is_active:
         raise NotFound()
     return service.openapi or {"openapi": "3.0.3", "info": {"title": service.title_en, "version": "1"}, "paths": {}}
 
@@ -202,9 +201,6 @@ async def withdraw_consent(consent_id: str, session: SessionDep, caller: Consent
 
 # --- Officers: the catalog, access requests and decisions ---------------------------------
 
-DECIDING_ROLES = (OfficerRole.AGENCY_ADMIN, OfficerRole.DATA_STEWARD)
-
-
 def officer_agencies(caller: Any) -> list[str]:
     """The agencies an officer (or an administrator, all of them) acts for."""
     return list(caller.agency_roles)
@@ -281,8 +277,7 @@ async def _owned_subsystem(session: SessionDep, caller: Any, path: str) -> Subsy
     subsystem = await repository.subsystem_by_path(session, path)
     if subsystem is None:
         raise NotFound()
-    if not caller.is_admin and await repository.agency_of_subsystem(session, subsystem) not in officer_agencies(caller):
-        raise Forbidden(N_("You can act only for your own agency's systems."))
+    await exchange_service.ensure_acts_for(session, caller=caller, subsystem=subsystem)
     return subsystem
 
 
@@ -313,16 +308,8 @@ async def decide_access_request(
     request_id: str, body: AccessDecisionCreate, session: SessionDep, caller: SignedIn
 ) -> AccessRequestRead:
     """The provider's data steward or agency administrator approves, rejects or revokes."""
-    request = await session.get(AccessRequest, request_id)
-    service = await session.get(ExchangeService, request.service_id) if request else None
-    if request is None or service is None:
-        raise NotFound()
-    provider = await session.get(Subsystem, service.provider_subsystem_id)
-    agency = await repository.agency_of_subsystem(session, provider) if provider else None
-    if not (agency and caller.has_role(agency, *DECIDING_ROLES)):
-        raise Forbidden(N_("Only the provider agency's data stewards decide on access to its services."))
-    decided = await exchange_service.decide_access(
-        session, request=request, service=service, decision=body.decision, reason=body.reason,
-        decided_by=caller.account.id, allowed_fields=body.allowed_fields, valid_until=body.valid_until,
+    decided = await exchange_service.decide_access_request(
+        session, caller=caller, request_id=request_id, decision=body.decision, reason=body.reason,
+        allowed_fields=body.allowed_fields, valid_until=body.valid_until,
     )
     return AccessRequestRead.model_validate(decided)

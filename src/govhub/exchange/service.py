@@ -24,6 +24,7 @@ from govhub.exchange.models import (
     Subsystem,
 )
 from govhub.identity import audit
+from govhub.identity.audit import AuditAction
 from govhub.identity.models import Account, Agency, OfficerRole
 from govhub.kit.clock import utcnow
 from govhub.kit.crypto import pii_hash
@@ -47,13 +48,6 @@ OPENAPI_MAX_BYTES = 64 * 1024
 SENSITIVE_CLASSES = frozenset({DataClassification.CONFIDENTIAL, DataClassification.SECRET, DataClassification.TOP_SECRET})
 # Who publishes and changes an agency's services and decides on access to them.
 STEWARD_ROLES = (OfficerRole.AGENCY_ADMIN, OfficerRole.DATA_STEWARD)
-
-
-class ServiceAuditAction:
-    """Audit-log names of changes to exchange services (the identity context's audit log)."""
-
-    PUBLISHED = "gdx_service.published"
-    UPDATED = "gdx_service.updated"
 
 
 def _check_code(code: str, *, reserved: frozenset[str] = frozenset()) -> None:
@@ -272,7 +266,7 @@ async def publish_service(
     session.add(service)
     await session.flush()
     await audit.record(
-        session, ServiceAuditAction.PUBLISHED, actor_id=actor_id, subject_id=service.id,
+        session, AuditAction.GDX_SERVICE_PUBLISHED, actor_id=actor_id, subject_id=service.id,
         service=f"{provider.client_path}/{code}", backend=backend, classification=classification.value,
         access_policy=access_policy.value, requires_consent=requires_consent, personal_fields=personal_fields,
     )
@@ -336,7 +330,7 @@ async def update_service(
         setattr(service, name, value)
     await session.flush()
     await audit.record(
-        session, ServiceAuditAction.UPDATED, actor_id=actor_id, subject_id=service.id, service_code=service.code,
+        session, AuditAction.GDX_SERVICE_UPDATED, actor_id=actor_id, subject_id=service.id, service_code=service.code,
         changes={name: [_audit_value(name, old), _audit_value(name, value)] for name, (old, value) in changes.items()},
     )
     return changes

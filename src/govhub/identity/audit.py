@@ -37,6 +37,8 @@ class AuditAction:
     AGENCY_CREATED = "agency.created"
     AGENCY_UPDATED = "agency.updated"
     KEY_ROTATED = "signing_key.rotated"
+    GDX_SERVICE_PUBLISHED = "gdx_service.published"
+    GDX_SERVICE_UPDATED = "gdx_service.updated"
 
 
 async def record(
