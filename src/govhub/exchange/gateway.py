@@ -229,13 +229,15 @@ async def _route(
 
 async def _forward(request: Request, call: Call, service: ServiceTerms, path: str) -> tuple[bytes, int, str]:
     url = (service.remote_url or "").rstrip("/") + ("/" + path if path else "")
+    if request.url.query:  # passed on as received (already encoded): re-encoding costs and can alter it
+        url += "?" + request.url.query
     headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
     headers.update({"X-Road-Id": call.request_id, "X-Road-Client": call.context.consumer_path})
     if call.user_id:
         headers["X-Road-UserId"] = call.user_id
     try:
         answer = await _http_client().request(
-            request.method, url, params=request.query_params, content=await request.body(),
+            request.method, url, content=await request.body(),
             headers=headers, timeout=service.timeout_ms / 1000,
         )
     except httpx.TimeoutException as error:
