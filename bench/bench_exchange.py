@@ -559,7 +559,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per throughput phase")
     parser.add_argument("--warmup", type=float, default=1.0, help="discarded seconds per kind before measuring")
     parser.add_argument("--rate", type=float, default=50.0, help="arrival rate of the latency phases (requests/s)")
-    parser.add_argument("--paced-duration", type=float, default=6.0, help="seconds per latency phase")
+    parser.add_argument("--paced-duration", type=float, default=20.0,
+                        help="seconds per latency phase (1,000 requests at 50/s: p99 is then the 10th slowest, not the 3rd)")
     parser.add_argument("--consumers", type=int, default=4, help="consumer subsystems (clients with a token each)")
     parser.add_argument("--citizens", type=int, default=4, help="citizens who consented to every consumer")
     parser.add_argument("--append-duration", type=float, default=3.0, help="seconds per evidence-append baseline")

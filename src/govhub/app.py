@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -119,7 +120,12 @@ async def handle_unexpected(request: Request, error: Exception) -> Response:
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Open nothing eagerly; close the database pool on shutdown."""
+    """Keep startup's objects out of the garbage collector; close the database pool on shutdown."""
+    # Modules, routes, models and templates live as long as the process, yet each full
+    # collection walks all of them (about 160,000 objects: ~100 ms measured, during which no
+    # request in the worker moves). Frozen, they are skipped.
+    gc.collect()
+    gc.freeze()
     yield
     await dispose_engine()
 
