@@ -1,0 +1,259 @@
+"""The catalog's data format: a public service, its manual, e-form and workflow, as YAML.
+
+A service is defined in one YAML file (see `onestop/data/catalog/` and docs/catalog.md) and
+loaded with `govhub catalog load`; adding a license needs no code. The models below are the
+whole format: anything they refuse, the loader refuses with the file and the field named.
+Texts users read are pairs `{th: ..., en: ...}`; money is integer satang.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CODE = r"^[a-z0-9][a-z0-9-]{1,62}$"
+FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+GDX_SERVICE = r"^[A-Z]{2}/[A-Z]{3}/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$"
+
+
+class Audience(enum.StrEnum):
+    """Who a service is for: the three portals of the plan."""
+
+    CITIZEN = "citizen"
+    BUSINESS = "business"
+    FOREIGNER = "foreigner"
+
+
+class BusinessType(enum.StrEnum):
+    """Biz Portal's business types that the demo catalog covers (more are added as data grows)."""
+
+    RESTAURANT = "restaurant"
+    RETAIL = "retail"
+    HOTEL = "hotel"
+    FACTORY = "factory"
+    IMPORT_EXPORT = "import_export"
+    CONSTRUCTION = "construction"
+    GENERAL = "general"  # every business: company and VAT registration
+
+
+class LifeEvent(enum.StrEnum):
+    """Life events services are grouped by, as GOV.UK and the plan's citizen portal do."""
+
+    STARTING_A_BUSINESS = "starting_a_business"
+    RUNNING_A_BUSINESS = "running_a_business"
+    BUILDING = "building"
+    HAVING_A_CHILD = "having_a_child"
+    MOVING_HOUSE = "moving_house"
+    WORKING_IN_THAILAND = "working_in_thailand"
+    CLOSING_A_BUSINESS = "closing_a_business"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """A text users read, in Thai (first) and English."""
+
+    th: str = Field(min_length=1, max_length=4000)
+    en: str = Field(min_length=1, max_length=4000)
+
+
+class Step(_Strict):
+    """One step of the procedure, with the time the manual promises for it."""
+
+    title: Text
+    days: int = Field(ge=0, le=365)
+    responsible: Text | None = None
+
+
+class Fee(_Strict):
+    """A fee, in satang (1/100 baht)."""
+
+    label: Text
+    amount_satang: int = Field(ge=0, le=10_000_000_000)
+
+
+class Document(_Strict):
+    """A required piece of information: fetched through GDX when the state holds it, else uploaded."""
+
+    code: Annotated[str, Field(pattern=FIELD_NAME)]
+    title: Text
+    required: bool = True
+    # Where govhub reads it (an exchange service); no upload is asked for such a document.
+    gdx_service: Annotated[str | None, Field(pattern=GDX_SERVICE)] = None
+    accept: list[Literal["pdf", "jpg", "png"]] = Field(default_factory=lambda: ["pdf", "jpg", "png"])
+    max_mb: int = Field(default=5, ge=1, le=20)
+
+
+class Option(_Strict):
+    """A choice of a select or radio field."""
+
+    value: str = Field(min_length=1, max_length=100)
+    label: Text
+
+
+class Prefill(_Strict):
+    """Fill a field from an exchange service's answer (and mark it verified by that source)."""
+
+    gdx_service: Annotated[str, Field(pattern=GDX_SERVICE)]
+    field: Annotated[str, Field(pattern=FIELD_NAME)]
+
+
+class FormField(_Strict):
+    """A field of the e-form: its widget, label and optional GDX source."""
+
+    name: Annotated[str, Field(pattern=FIELD_NAME)]
+    label: Text
+    widget: Literal["text", "textarea", "number", "date", "select", "radio", "checkbox", "email", "tel", "file"]
+    help: Text | None = None
+    options: list[Option] = Field(default_factory=list)
+    prefill: Prefill | None = None
+    # For widget "file": the document of the manual the upload answers.
+    document: Annotated[str | None, Field(pattern=FIELD_NAME)] = None
+
+
+class FormPage(_Strict):
+    """One page of the e-form."""
+
+    title: Text
+    fields: list[FormField] = Field(min_length=1)
+
+
+class EForm(_Strict):
+    """The e-form: a JSON Schema for the data and UI hints (pages, widgets, prefill)."""
+
+    json_schema: dict[str, Any] = Field(alias="schema")
+    pages: list[FormPage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fields_match_the_schema(self) -> EForm:
+        properties = set((self.json_schema.get("properties") or {}).keys())
+        named = [field.name for page in self.pages for field in page.fields]
+        if len(named) != len(set(named)):
+            raise ValueError("a field appears on two pages")
+        if set(named) != properties:
+            raise ValueError(f"form fields and schema properties differ: {sorted(set(named) ^ properties)}")
+        return self
+
+
+class State(_Strict):
+    """A state of the workflow, with the time limit an application may stay in it."""
+
+    code: Annotated[str, Field(pattern=FIELD_NAME)]
+    label: Text
+    days: int | None = Field(default=None, ge=0, le=365)  # None: no limit (final or the applicant's turn)
+    final: bool = False
+    # Whose turn it is: the applicant's (returned for corrections, fee to pay) or the agency's.
+    actor: Literal["agency", "applicant"] = "agency"
+
+
+class Action(_Strict):
+    """A transition: from which states, to which, and the roles that may take it."""
+
+    code: Annotated[str, Field(pattern=FIELD_NAME)]
+    label: Text
+    from_states: list[str] = Field(alias="from", min_length=1)
+    to: str
+    roles: list[str] = Field(min_length=1)  # officer roles, or "applicant"
+    comment_required: bool = False
+    # The Licensing Facilitation Act allows one return for incompleteness per application.
+    once: bool = False
+
+
+class Workflow(_Strict):
+    """A state machine as data, as DIGIT's business services define theirs."""
+
+    initial: str
+    states: list[State] = Field(min_length=2)
+    actions: list[Action] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Workflow:
+        codes = [state.code for state in self.states]
+        if len(codes) != len(set(codes)):
+            raise ValueError("two states have the same code")
+        known = set(codes)
+        if self.initial not in known:
+            raise ValueError(f"initial state {self.initial!r} is not a state")
+        actions = [action.code for action in self.actions]
+        if len(actions) != len(set(actions)):
+            raise ValueError("two actions have the same code")
+        for action in self.actions:
+            unknown = {*action.from_states, action.to} - known
+            if unknown:
+                raise ValueError(f"action {action.code!r} names unknown states {sorted(unknown)}")
+            if any(self.state(code).final for code in action.from_states):
+                raise ValueError(f"action {action.code!r} leaves a final state")
+        if not any(state.final for state in self.states):
+            raise ValueError("the workflow has no final state")
+        return self
+
+    def state(self, code: str) -> State:
+        """The state with this code."""
+        return next(state for state in self.states if state.code == code)
+
+
+class ServiceDefinition(_Strict):
+    """A public service and its manual (Licensing Facilitation Act B.E. 2558, section 7)."""
+
+    code: Annotated[str, Field(pattern=CODE)]
+    agency: Annotated[str, Field(pattern=r"^[A-Z0-9_-]{2,32}$")]
+    title: Text
+    summary: Text
+    audiences: list[Audience] = Field(min_length=1)
+    business_types: list[BusinessType] = Field(default_factory=list)
+    life_events: list[LifeEvent] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    legal_basis: list[Text] = Field(min_length=1)
+    criteria: list[Text] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)
+    time_limit_days: int = Field(ge=1, le=365)
+    fees: list[Fee] = Field(default_factory=list)
+    documents: list[Document] = Field(default_factory=list)
+    channels: list[Text] = Field(min_length=1)
+    form: EForm
+    workflow: Workflow
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        return [word.strip() for word in value if word.strip()]
+
+    @model_validator(mode="after")
+    def _manual_is_coherent(self) -> ServiceDefinition:
+        if sum(step.days for step in self.steps) > self.time_limit_days:
+            raise ValueError("the steps take longer than the service's time limit")
+        documents = {document.code for document in self.documents}
+        for page in self.form.pages:
+            for field in page.fields:
+                if field.widget == "file" and field.document not in documents:
+                    raise ValueError(f"file field {field.name!r} must name one of the manual's documents")
+        return self
+
+    @property
+    def fee_total_satang(self) -> int:
+        """The sum of the fees."""
+        return sum(fee.amount_satang for fee in self.fees)
+
+
+class AgencyDefinition(_Strict):
+    """An agency the catalog refers to (created if the installation does not have it)."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9_-]{2,32}$")]
+    name: Text
+
+
+class CatalogFile(_Strict):
+    """One YAML file: agencies and/or services."""
+
+    agencies: list[AgencyDefinition] = Field(default_factory=list)
+    services: list[ServiceDefinition] = Field(default_factory=list)
+
+
+def slug_ok(code: str) -> bool:
+    """True for a valid service code."""
+    return re.match(CODE, code) is not None
