@@ -34,6 +34,8 @@ from govhub.kit.csrf import CsrfCookieMiddleware
 from govhub.kit.http import BodySizeLimitMiddleware
 from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, gettext
+from govhub.onestop import api as onestop_api
+from govhub.onestop import pages as onestop_pages
 from govhub.registries import api as registries_api
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
 from govhub.web import system
@@ -43,7 +45,7 @@ from govhub.web.templating import STATIC_DIR, render
 log = get_logger("govhub.app")
 
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
-API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/gdx/r1/", "/gdx/evidence")
+API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/registration/", "/gdx/r1/", "/gdx/evidence")
 # JSON routes under /gdx/ beside the portal's pages (/gdx/catalog, /gdx/services...).
 API_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/gdx/listClients")
 
@@ -165,6 +167,8 @@ def create_app() -> FastAPI:
     app.include_router(exchange_officer_pages.router)
     app.include_router(exchange_officer_api.router)
     app.include_router(exchange_evidence_api.router)
+    app.include_router(onestop_api.router)
+    app.include_router(onestop_pages.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)

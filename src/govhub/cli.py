@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,8 @@ db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 evidence_app = typer.Typer(help="The GDX evidence log", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
+catalog_app = typer.Typer(help="The one-stop service's public-service catalog", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 console = Console()
 
 
@@ -89,6 +92,7 @@ def demo(
     from govhub.exchange.repository import list_subsystems
     from govhub.identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_identity
     from govhub.kit.observability import configure_logging
+    from govhub.onestop import catalog
 
     # The tables below are the output; per-record audit lines would bury them.
     configure_logging("WARNING", json=False)
@@ -99,6 +103,8 @@ def demo(
         async with unit_of_work() as session:
             people = await load_demo_exchange(session, persons=persons, companies=companies)
             systems = [(s.client_path, s.oauth_client_id) for s in await list_subsystems(session)]
+        async with unit_of_work() as session:
+            await catalog.load(session, catalog.read_paths([catalog.DEMO_CATALOG]), demo=True)
         return accounts, people, systems
 
     with console.status("Loading demo data (registries of 100,000 people take a little while)..."):
@@ -203,6 +209,16 @@ def evidence_checkpoint() -> None:
     from govhub.exchange.evidence_cli import checkpoint
 
     raise typer.Exit(checkpoint(console))
+
+
+@catalog_app.command("load")
+def catalog_load(
+    paths: Annotated[list[Path] | None, typer.Argument(help="YAML files or directories (default: the demo catalog)")] = None,
+) -> None:
+    """Load public services from YAML: new ones are created, changed ones get a new manual version."""
+    from govhub.onestop.catalog_cli import load
+
+    raise typer.Exit(load(console, paths or []))
 
 
 if __name__ == "__main__":

@@ -170,6 +170,7 @@ MODEL_MODULES = (
     "govhub.registries.models",
     "govhub.exchange.models",
     "govhub.exchange.evidence",
+    "govhub.onestop.models",
 )
 
 

@@ -84,6 +84,11 @@ async def agency_by_code(session: AsyncSession, code: str) -> Agency | None:
     return await session.scalar(select(Agency).where(Agency.code == code.upper()))
 
 
+async def agency_by_id(session: AsyncSession, agency_id: str) -> Agency | None:
+    """An agency by id (other contexts hold agency ids only)."""
+    return await session.get(Agency, agency_id)
+
+
 async def list_agencies(session: AsyncSession) -> Sequence[Agency]:
     """Every agency, by code."""
     return (await session.scalars(select(Agency).order_by(Agency.code))).all()

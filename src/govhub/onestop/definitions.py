@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from govhub.kit.i18n import N_
+
 CODE = r"^[a-z0-9][a-z0-9-]{1,62}$"
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 GDX_SERVICE = r"^[A-Z]{2}/[A-Z]{3}/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$"
@@ -49,6 +51,28 @@ class LifeEvent(enum.StrEnum):
     MOVING_HOUSE = "moving_house"
     WORKING_IN_THAILAND = "working_in_thailand"
     CLOSING_A_BUSINESS = "closing_a_business"
+
+
+# What people read for each code of the three groupings (translated in the locale catalogs).
+GROUP_LABELS: dict[str, str] = {
+    Audience.CITIZEN: N_("Citizens"),
+    Audience.BUSINESS: N_("Businesses"),
+    Audience.FOREIGNER: N_("Foreigners"),
+    BusinessType.RESTAURANT: N_("Restaurants and food shops"),
+    BusinessType.RETAIL: N_("Retail shops"),
+    BusinessType.HOTEL: N_("Hotels and accommodation"),
+    BusinessType.FACTORY: N_("Factories"),
+    BusinessType.IMPORT_EXPORT: N_("Import and export"),
+    BusinessType.CONSTRUCTION: N_("Construction"),
+    BusinessType.GENERAL: N_("Every business"),
+    LifeEvent.STARTING_A_BUSINESS: N_("Starting a business"),
+    LifeEvent.RUNNING_A_BUSINESS: N_("Running a business"),
+    LifeEvent.BUILDING: N_("Building or renovating"),
+    LifeEvent.HAVING_A_CHILD: N_("Having a child"),
+    LifeEvent.MOVING_HOUSE: N_("Moving house"),
+    LifeEvent.WORKING_IN_THAILAND: N_("Working in Thailand"),
+    LifeEvent.CLOSING_A_BUSINESS: N_("Closing a business"),
+}
 
 
 class _Strict(BaseModel):

@@ -36,6 +36,17 @@ def _switch_language_url(request: Request, locale: str) -> str:
     return f"?{urlencode(params)}"
 
 
+def format_baht(satang: int) -> str:
+    """Integer satang as baht with two decimals and thousands separators: 200000 -> '2,000.00'."""
+    baht, rest = divmod(int(satang), 100)
+    return f"{baht:,}.{rest:02d}"
+
+
+def local_text(pair: Any) -> str:
+    """The Thai or English side of a {th, en} text, in the page's language."""
+    return str(pair.th if i18n.current_locale.get() == "th" else pair.en)
+
+
 def _build_environment() -> Environment:
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _template_dirs()]),
@@ -57,6 +68,8 @@ def _build_environment() -> Environment:
         value, i18n.current_locale.get(), with_time=with_time
     )
     env.filters["mask"] = mask_identifier
+    env.filters["baht"] = format_baht
+    env.filters["local"] = local_text
     env.globals["csrf_field_name"] = CSRF_FIELD
     env.globals["password_min_length"] = get_settings().password_min_length
     return env

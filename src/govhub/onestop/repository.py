@@ -1,0 +1,73 @@
+"""Every one-stop query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govhub.onestop.models import PublicService, ServiceManualVersion
+
+
+async def service_by_code(session: AsyncSession, code: str) -> PublicService | None:
+    """A public service by its code."""
+    return await session.scalar(select(PublicService).where(PublicService.code == code))
+
+
+async def service_by_id(session: AsyncSession, service_id: str) -> PublicService | None:
+    """A public service by id."""
+    return await session.get(PublicService, service_id)
+
+
+async def version_of(session: AsyncSession, service_id: str, version: int) -> ServiceManualVersion | None:
+    """One version of a service's manual."""
+    query = select(ServiceManualVersion).where(
+        ServiceManualVersion.service_id == service_id, ServiceManualVersion.version == version
+    )
+    return await session.scalar(query)
+
+
+async def version_by_id(session: AsyncSession, version_id: str) -> ServiceManualVersion | None:
+    """A manual version by id (the GovStack e-form id)."""
+    return await session.get(ServiceManualVersion, version_id)
+
+
+async def versions_of(session: AsyncSession, service_id: str) -> Sequence[ServiceManualVersion]:
+    """Every version of a service's manual, oldest first."""
+    query = select(ServiceManualVersion).where(ServiceManualVersion.service_id == service_id)
+    return (await session.scalars(query.order_by(ServiceManualVersion.version))).all()
+
+
+def _lists(column: Any, value: str) -> Any:
+    """A JSON list column holds a code (codes are plain words, so their quoted form is unique)."""
+    return cast(column, Text).like(f'%"{value}"%')
+
+
+async def search_services(
+    session: AsyncSession,
+    *,
+    words: Sequence[str] = (),
+    audience: str | None = None,
+    business_type: str | None = None,
+    life_event: str | None = None,
+    agency_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[PublicService], int]:
+    """Active services matching every word and filter, by Thai title; and how many match."""
+    query = select(PublicService).where(PublicService.is_active.is_(True))
+    for word in words:
+        query = query.where(PublicService.search_text.contains(word, autoescape=True))
+    if audience:
+        query = query.where(_lists(PublicService.audiences, audience))
+    if business_type:
+        query = query.where(_lists(PublicService.business_types, business_type))
+    if life_event:
+        query = query.where(_lists(PublicService.life_events, life_event))
+    if agency_id:
+        query = query.where(PublicService.agency_id == agency_id)
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = await session.scalars(query.order_by(PublicService.title_th, PublicService.code).limit(limit).offset(offset))
+    return rows.all(), total
