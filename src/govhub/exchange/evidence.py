@@ -55,6 +55,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -63,7 +64,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govhub.db import Base
@@ -284,17 +285,24 @@ def entry_values(entry: EvidenceEntry) -> dict[str, Any]:
 _HEAD = EvidenceLogHead.__table__
 # Built once: per-call statement construction would cost more than the database round trips.
 _CLAIM = (
-    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=_HEAD.c.size + 1).returning(_HEAD.c.size)
+    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=_HEAD.c.size + bindparam("n")).returning(_HEAD.c.size)
 )
 INSERT_RECORD = insert(EvidenceRecord.__table__)
 
 
-async def _claim_next_seq(session: AsyncSession) -> int:
-    """Take the next leaf index; the row stays locked until the caller's transaction ends."""
-    size = (await session.execute(_CLAIM)).scalar_one_or_none()
+async def claim_indices(executor: AsyncSession | AsyncConnection, count: int) -> int:
+    """Take the next `count` leaf indices, the first returned; the row stays locked until commit."""
+    size = (await executor.execute(_CLAIM, {"n": count})).scalar_one_or_none()
     if size is None:
         raise EvidenceLogDamaged(code="evidence_log_head_missing")
-    return int(size) - 1
+    return int(size) - count
+
+
+def numbered(values: dict[str, Any], seq: int) -> dict[str, Any]:
+    """A record's columns given its entry values and index: adds seq and the leaf hash."""
+    row = dict(values, seq=seq)
+    row["leaf_hash"] = record_leaf_hash([row[name] for name in FIELDS]).hex()
+    return row
 
 
 async def append(session: AsyncSession, *, entry: EvidenceEntry) -> EvidenceRecord:
@@ -302,9 +310,7 @@ async def append(session: AsyncSession, *, entry: EvidenceEntry) -> EvidenceReco
 
     The returned record is not attached to the session: evidence is never updated.
     """
-    values = entry_values(entry)
-    values["seq"] = await _claim_next_seq(session)
-    values["leaf_hash"] = record_leaf_hash([values[name] for name in FIELDS]).hex()
+    values = numbered(entry_values(entry), await claim_indices(session, 1))
     await session.execute(INSERT_RECORD, values)
     return EvidenceRecord(**values)
 

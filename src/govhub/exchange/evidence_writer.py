@@ -15,21 +15,12 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from govhub.db import get_engine
-from govhub.exchange.evidence import (
-    FIELDS,
-    HEAD_ID,
-    INSERT_RECORD,
-    EvidenceEntry,
-    EvidenceLogDamaged,
-    EvidenceLogHead,
-    entry_values,
-    record_leaf_hash,
-)
+from govhub.exchange.evidence import INSERT_RECORD, EvidenceEntry, claim_indices, entry_values, numbered
 from govhub.kit.observability import get_logger
 
 log = get_logger(__name__)
@@ -38,15 +29,10 @@ MAX_GROUP = 512
 # An idle writer gives its connection back to the pool after this long.
 IDLE_SECONDS = 10.0
 
-_HEAD = EvidenceLogHead.__table__
-_CLAIM_MANY = (
-    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=_HEAD.c.size + bindparam("n")).returning(_HEAD.c.size)
-)
-
 
 @dataclass(slots=True)
 class _Pending:
-    values: dict[str, object]
+    values: dict[str, Any]
     done: asyncio.Future[int]
 
 
@@ -128,15 +114,8 @@ class EvidenceWriter:
 
 async def _write(connection: AsyncConnection, group: list[_Pending]) -> int:
     """Claim len(group) indices, insert the records (committed by the caller); the first index."""
-    size = (await connection.execute(_CLAIM_MANY, {"n": len(group)})).scalar_one_or_none()
-    if size is None:
-        raise EvidenceLogDamaged(code="evidence_log_head_missing")
-    first = int(size) - len(group)
-    rows = []
-    for offset, pending in enumerate(group):
-        values = dict(pending.values, seq=first + offset)
-        values["leaf_hash"] = record_leaf_hash([values[name] for name in FIELDS]).hex()
-        rows.append(values)
+    first = await claim_indices(connection, len(group))
+    rows = [numbered(pending.values, first + offset) for offset, pending in enumerate(group)]
     await connection.execute(INSERT_RECORD, rows)
     return first
 
