@@ -96,7 +96,11 @@ async def list_services(
 ) -> list[ServiceRead]:
     """The public services, optionally those whose name contains words (Thai or English)."""
     services, _total = await repository.search_services(session, words=catalog.search_words(name), limit=1000)
-    return [_service_read(service, await catalog.current_definition(session, service)) for service in services]
+    versions = await repository.current_versions(session, services)
+    return [
+        _service_read(service, ServiceDefinition.model_validate(versions[service.id].definition))
+        for service in services if service.id in versions
+    ]
 
 
 @router.get(PREFIX + "/services/{service_id}", response_model=ServiceRead)

@@ -34,6 +34,18 @@ async def version_by_id(session: AsyncSession, version_id: str) -> ServiceManual
     return await session.get(ServiceManualVersion, version_id)
 
 
+async def current_versions(session: AsyncSession, services: Sequence[PublicService]) -> dict[str, ServiceManualVersion]:
+    """The current manual version of each service, by service id, in one query."""
+    if not services:
+        return {}
+    query = select(ServiceManualVersion).join(
+        PublicService,
+        (PublicService.id == ServiceManualVersion.service_id)
+        & (PublicService.current_version == ServiceManualVersion.version),
+    ).where(PublicService.id.in_([service.id for service in services]))
+    return {version.service_id: version for version in (await session.scalars(query)).all()}
+
+
 async def versions_of(session: AsyncSession, service_id: str) -> Sequence[ServiceManualVersion]:
     """Every version of a service's manual, oldest first."""
     query = select(ServiceManualVersion).where(ServiceManualVersion.service_id == service_id)
