@@ -15,7 +15,8 @@ import hashlib
 import json
 import time
 import uuid
-from urllib.parse import unquote
+from collections.abc import Mapping
+from urllib.parse import unquote, urlencode
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,47 +102,117 @@ def request_hash(method: str, target: str, body: bytes) -> bytes:
     return hashlib.sha256(method.encode() + b"\n" + target.encode() + b"\n" + body).digest()
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What the consumer asked for, as the provider will receive it."""
+
+    method: str
+    query: str  # as received (already encoded)
+    params: Mapping[str, str]
+    body: bytes
+    headers: dict[str, str]
+
+
+def outgoing_of(request: Request, body: bytes) -> Outgoing:
+    """The consumer's request as it will be forwarded."""
+    headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
+    return Outgoing(request.method, request.url.query, request.query_params, body, headers)
+
+
 async def begin(request: Request, client: ClientToken, provider_path: str, service_code: str) -> Call:
     """Load the call's context, and check the consumer is an active subsystem named by X-Road-Client."""
     started = time.perf_counter()
     body = await request.body()
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     consent_id = (request.headers.get("x-gdx-consent") or "").strip()[:64] or None
+    call = await _start(
+        client_id=client.client_id, provider_path=provider_path, service_code=service_code,
+        request_id=request.headers.get("x-road-id"), user_id=request.headers.get("x-road-userid"),
+        # Headers are ASCII: a Thai purpose travels percent-encoded as UTF-8.
+        purpose=unquote(request.headers.get("x-gdx-purpose") or ""), consent_id=consent_id,
+        request_hash=request_hash(request.method, target, body), started=started,
+    )
+    named = next((request.headers[h] for h in CLIENT_HEADERS if h in request.headers), None)
+    if named is not None and named.strip().strip("/") != call.context.consumer_path:
+        raise await _refused(call, refusal("client_mismatch"))
+    return call
+
+
+async def _start(
+    *, client_id: str, provider_path: str, service_code: str, request_id: str | None, user_id: str | None,
+    purpose: str, consent_id: str | None, request_hash: bytes, started: float,
+) -> Call:
+    """The call's context loaded, its consumer checked to be an active subsystem."""
     context = await call_context.load(
-        client_id=client.client_id, provider_path=provider_path, service_code=service_code, consent_id=consent_id
+        client_id=client_id, provider_path=provider_path, service_code=service_code, consent_id=consent_id
     )
     if context is not None and not context.client_active:
         raise NotAuthenticated(CLIENT_DISABLED)
     if context is None or not context.consumer_active:
         raise refusal("unknown_client")
-    call = Call(
-        request_id=(request.headers.get("x-road-id") or uuid.uuid4().hex)[:64],
+    return Call(
+        request_id=(request_id or uuid.uuid4().hex)[:64],
         context=context,
         provider_path=provider_path,
         service_code=service_code,
-        user_id=(request.headers.get("x-road-userid") or None),
-        # Headers are ASCII: a Thai purpose travels percent-encoded as UTF-8.
-        purpose=unquote(request.headers.get("x-gdx-purpose") or "").strip()[:500] or None,
+        user_id=user_id or None,
+        purpose=purpose.strip()[:500] or None,
         consent_id=consent_id,
-        request_hash=request_hash(request.method, target, body),
+        request_hash=request_hash,
         started=started,
     )
-    named = next((request.headers[h] for h in CLIENT_HEADERS if h in request.headers), None)
-    if named is not None and named.strip().strip("/") != context.consumer_path:
-        raise await _refused(call, refusal("client_mismatch"))
-    return call
 
 
 async def handle(request: Request, session: AsyncSession, call: Call, path: str) -> Response:
     """Run the checks, route the call, filter the answer, and log the evidence."""
+    body, status, media_type = await _checked(session, call, outgoing_of(request, await request.body()), path)
+    return Response(content=body, status_code=status, media_type=media_type, headers=_answer_headers(call))
+
+
+async def _checked(session: AsyncSession, call: Call, outgoing: Outgoing, path: str) -> tuple[bytes, int, str]:
+    """Authorize, route and filter one call; log it as evidence whatever the outcome."""
     try:
-        service, fields = _authorize(call, request)
-        body, status, media_type = await _route(request, session, call, service, path)
+        service, fields = _authorize(call, outgoing.params)
+        body, status, media_type = await _route(session, call, service, outgoing, path)
         body = _limit_fields(body, media_type, fields, service)
     except GdxRefused as refused:
         raise await _refused(call, refused) from None
     await _log(call, status="allowed", error=None, response=body)
-    return Response(content=body, status_code=status, media_type=media_type, headers=_answer_headers(call))
+    return body, status, media_type
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAnswer:
+    """What a call made from inside govhub returned."""
+
+    request_id: str
+    data: Any
+
+
+async def call_from_inside(
+    session: AsyncSession, *, consumer_client_id: str, provider_path: str, service_code: str,
+    params: dict[str, str], purpose: str, consent_id: str | None, user_id: str | None,
+) -> LocalAnswer:
+    """A call by one of govhub's own subsystems (the one-stop's prefill): same checks, same evidence.
+
+    govhub's contexts run in the same process as the exchange, so they skip the HTTP hop to
+    themselves, never the rules: the consumer's access right, purpose and consent are checked,
+    the answer is limited to the granted fields, and the call is logged for the data subject.
+    A service backed by a remote system is still reached over HTTP.
+    """
+    started = time.perf_counter()
+    query = urlencode(params)
+    target = f"/gdx/r1/{provider_path}/{service_code}" + (f"?{query}" if query else "")
+    call = await _start(
+        client_id=consumer_client_id, provider_path=provider_path, service_code=service_code,
+        request_id=None, user_id=user_id, purpose=purpose, consent_id=consent_id,
+        request_hash=request_hash("GET", target, b""), started=started,
+    )
+    outgoing = Outgoing("GET", query, params, b"", {"accept": "application/json"})
+    body, status, media_type = await _checked(session, call, outgoing, "")
+    if status >= 400 or media_type != "application/json":
+        raise refusal("provider_error")
+    return LocalAnswer(request_id=call.request_id, data=json.loads(body))
 
 
 async def _refused(call: Call, refused: GdxRefused) -> GdxRefused:
@@ -155,14 +226,14 @@ def _answer_headers(call: Call) -> dict[str, str]:
     return {"X-Road-Id": call.request_id, "X-Road-Request-Hash": base64.b64encode(call.request_hash).decode()}
 
 
-def _authorize(call: Call, request: Request) -> tuple[ServiceTerms, set[str]]:
+def _authorize(call: Call, params: Mapping[str, str]) -> tuple[ServiceTerms, set[str]]:
     """The service, and the fields this consumer may receive from it for this call."""
     context = call.context
     service = context.service
     if service is None or not service.is_active:
         raise refusal("service_not_found")
     if service.key_parameter:
-        key = request.query_params.get(service.key_parameter, "")
+        key = params.get(service.key_parameter, "")
         call.subject = subject_hash(key) if key and service.personal_fields else None
     fields = call_context.granted(
         returned_fields=service.returned_fields, access_policy=service.access_policy,
@@ -209,11 +280,11 @@ def _consent_fields(call: Call, service: ServiceTerms) -> set[str]:
 
 
 async def _route(
-    request: Request, session: AsyncSession, call: Call, service: ServiceTerms, path: str
+    session: AsyncSession, call: Call, service: ServiceTerms, outgoing: Outgoing, path: str
 ) -> tuple[bytes, int, str]:
     """Answer from the hosted registry, or forward to the provider's own system."""
     if service.backend == "registry":
-        key = request.query_params.get(service.key_parameter or "", "")
+        key = outgoing.params.get(service.key_parameter or "", "")
         if not key:
             raise refusal("key_missing")
         from govhub.registries.service import lookup  # the registries context's public function
@@ -224,20 +295,20 @@ async def _route(
         if record is None:
             raise refusal("record_not_found")
         return json.dumps(record, ensure_ascii=False).encode(), 200, "application/json"
-    return await _forward(request, call, service, path)
+    return await _forward(call, service, outgoing, path)
 
 
-async def _forward(request: Request, call: Call, service: ServiceTerms, path: str) -> tuple[bytes, int, str]:
+async def _forward(call: Call, service: ServiceTerms, outgoing: Outgoing, path: str) -> tuple[bytes, int, str]:
     url = (service.remote_url or "").rstrip("/") + ("/" + path if path else "")
-    if request.url.query:  # passed on as received (already encoded): re-encoding costs and can alter it
-        url += "?" + request.url.query
-    headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
+    if outgoing.query:  # passed on as received (already encoded): re-encoding costs and can alter it
+        url += "?" + outgoing.query
+    headers = dict(outgoing.headers)
     headers.update({"X-Road-Id": call.request_id, "X-Road-Client": call.context.consumer_path})
     if call.user_id:
         headers["X-Road-UserId"] = call.user_id
     try:
         answer = await _http_client().request(
-            request.method, url, content=await request.body(),
+            outgoing.method, url, content=outgoing.body,
             headers=headers, timeout=service.timeout_ms / 1000,
         )
     except httpx.TimeoutException as error:
