@@ -99,8 +99,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Without smtp_host, email stays in the local outbox (shown at /account/messages).
     smtp_host: str = ""
     smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
     mail_from: str = "no-reply@govhub.local"
 
     @field_validator("database_url")

@@ -43,6 +43,18 @@ def _mask_text(text: str) -> str:
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
 
 
+def mask_recipient(value: str) -> str:
+    """An email address or phone number with most of it hidden: 's***@example.go.th', '*******678'."""
+    if "@" in value:
+        masked = _mask_text(value)
+        return masked if masked != value else "***"
+    digits = "".join(c for c in value if c.isdigit())
+    if len(digits) < 7:
+        return "***"
+    # The last three digits are enough for a person to recognise their own number.
+    return "*" * (len(digits) - 3) + digits[-3:]
+
+
 def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
