@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -36,6 +37,7 @@ from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFa
 from govhub.kit.i18n import N_, gettext
 from govhub.onestop import api as onestop_api
 from govhub.onestop import pages as onestop_pages
+from govhub.notify import pages as notify_pages
 from govhub.registries import api as registries_api
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
 from govhub.web import system
@@ -46,6 +48,8 @@ log = get_logger("govhub.app")
 
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
 API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/registration/", "/gdx/r1/", "/gdx/evidence")
+# Routes that accept uploaded documents (they get GOVHUB_MAX_UPLOAD_BODY_BYTES).
+UPLOAD_PATHS = re.compile(r"^/(applications/[^/]+/form/\d+|registration/documents)$")
 # JSON routes under /gdx/ beside the portal's pages (/gdx/catalog, /gdx/services...).
 API_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/gdx/listClients")
 
@@ -169,11 +173,15 @@ def create_app() -> FastAPI:
     app.include_router(exchange_evidence_api.router)
     app.include_router(onestop_api.router)
     app.include_router(onestop_pages.router)
+    app.include_router(notify_pages.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestObservabilityMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes,
+        upload_paths=UPLOAD_PATHS, upload_max_bytes=settings.max_upload_body_bytes,
+    )
     return app

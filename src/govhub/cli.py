@@ -92,7 +92,7 @@ def demo(
     from govhub.exchange.repository import list_subsystems
     from govhub.identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_identity
     from govhub.kit.observability import configure_logging
-    from govhub.onestop import catalog
+    from govhub.onestop.demo import load_demo_onestop
 
     # The tables below are the output; per-record audit lines would bury them.
     configure_logging("WARNING", json=False)
@@ -102,9 +102,10 @@ def demo(
             accounts = await load_demo_identity(session)
         async with unit_of_work() as session:
             people = await load_demo_exchange(session, persons=persons, companies=companies)
-            systems = [(s.client_path, s.oauth_client_id) for s in await list_subsystems(session)]
         async with unit_of_work() as session:
-            await catalog.load(session, catalog.read_paths([catalog.DEMO_CATALOG]), demo=True)
+            await load_demo_onestop(session)
+        async with unit_of_work() as session:
+            systems = [(s.client_path, s.oauth_client_id) for s in await list_subsystems(session)]
         return accounts, people, systems
 
     with console.status("Loading demo data (registries of 100,000 people take a little while)..."):

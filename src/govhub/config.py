@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Uploaded application documents: a directory outside the web root (never served statically).
+    document_store_path: str = str(VAR_DIR / "documents")
+    # Request bodies on upload routes may be this large (the rest keep max_request_body_bytes).
+    max_upload_body_bytes: int = 21 * 1024 * 1024
     # Without smtp_host, email stays in the local outbox (shown at /account/messages).
     smtp_host: str = ""
     smtp_port: int = 587

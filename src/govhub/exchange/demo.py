@@ -71,7 +71,7 @@ async def load_demo_exchange(session: AsyncSession, *, persons: int = 100_000, c
     rows["vat-registrations"] = list(synthetic.generate_vat(rows["juristic-persons"], seed=SEED))
     for agency_code, code, name_th, name_en, schema, key, personal in REGISTRIES:
         await _registry(session, agency_code, code, name_th, name_en, schema, key, personal, rows[code])
-    subsystems = {code: await _subsystem(session, agency, code, name) for agency, code, name in SUBSYSTEMS}
+    subsystems = {code: await demo_subsystem(session, agency, code, name) for agency, code, name in SUBSYSTEMS}
     await _services(session, subsystems)
     return [_demo_person(p) for p in demo_people]
 
@@ -123,7 +123,8 @@ async def _registry(session, agency_code, code, name_th, name_en, schema, key, p
     await registries.bulk_load(session, registry_code=code, version="1.0", rows=rows, actor=actor, validate=False)
 
 
-async def _subsystem(session: AsyncSession, agency_code: str, code: str, name: str) -> Subsystem:
+async def demo_subsystem(session: AsyncSession, agency_code: str, code: str, name: str) -> Subsystem:
+    """The agency's demo subsystem with this code (registered with the demo client secret if new)."""
     agency = await identity_repository.agency_by_code(session, agency_code)
     assert agency is not None, f"demo agency {agency_code} missing: load the identity demo first"
     member = await gdx.ensure_member(session, agency=agency)

@@ -55,7 +55,7 @@ DEMO_ACCOUNTS = (
     ),
     DemoAccount(
         AccountKind.OFFICER, "officer.nbm@demo.govhub.local", "วิชัย ตรวจสอบ", national_id="1409900123454",
-        agency="NBM", roles=(OfficerRole.REVIEWER, OfficerRole.APPROVER), totp=True,
+        agency="NBM", roles=(OfficerRole.REVIEWER, OfficerRole.APPROVER, OfficerRole.FINANCE), totp=True,
     ),
     DemoAccount(
         AccountKind.OFFICER, "officer.dopa@demo.govhub.local", "นภา ทะเบียน", national_id="1509900456789",

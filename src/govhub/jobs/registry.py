@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("govhub.identity.jobs", "govhub.exchange.jobs")
+JOB_MODULES = (
+    "govhub.identity.jobs",
+    "govhub.exchange.jobs",
+    "govhub.onestop.notices",
+    "govhub.notify.delivery",
+)
 
 
 def load_all_jobs() -> None:

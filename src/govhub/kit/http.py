@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,16 +40,27 @@ class BodySizeLimitMiddleware:
     carry no length. Without this a few concurrent large posts could exhaust memory.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, upload_paths: re.Pattern[str] | None = None, upload_max_bytes: int = 0
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Routes that take files get a larger limit; everything else keeps the small one.
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        if self.upload_paths is not None and self.upload_paths.match(scope.get("path", "")):
+            return max(self.max_bytes, self.upload_max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope)
         declared = scope_header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared and declared.isdigit() and int(declared) > max_bytes:
             await _send_413(send)
             return
         received = 0
@@ -59,7 +71,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge()
             return message
 

@@ -125,6 +125,9 @@ class Prefill(_Strict):
 
     gdx_service: Annotated[str, Field(pattern=GDX_SERVICE)]
     field: Annotated[str, Field(pattern=FIELD_NAME)]
+    # Whose record is read: the applicant's own (national ID), their company's (juristic
+    # person number), or their company's head office (the VAT registration "<tax id>-00000").
+    key: Literal["national_id", "juristic_id", "juristic_head_office"] = "national_id"
 
 
 class FormField(_Strict):

@@ -94,6 +94,8 @@ class Application(Base):
     decision_due_at: Mapped[datetime | None] = mapped_column()
     decided_at: Mapped[datetime | None] = mapped_column()
     is_final: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the decision is late, as the agency explains it; sent with every late-decision notice.
+    delay_reason: Mapped[str] = mapped_column(Text, default="")
     late_notices: Mapped[int] = mapped_column(Integer, default=0)
     last_late_notice_at: Mapped[datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,7 +1,7 @@
 """onestop applications: cases, their history, documents and tracking counters
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-24
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("decision_due_at", _TIME, nullable=True),
         sa.Column("decided_at", _TIME, nullable=True),
         sa.Column("is_final", sa.Boolean(), nullable=False),
+        sa.Column("delay_reason", sa.Text(), nullable=False),
         sa.Column("late_notices", sa.Integer(), nullable=False),
         sa.Column("last_late_notice_at", _TIME, nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
