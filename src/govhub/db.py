@@ -171,6 +171,7 @@ MODEL_MODULES = (
     "govhub.exchange.models",
     "govhub.exchange.evidence",
     "govhub.onestop.models",
+    "govhub.notify.models",
 )
 
 

@@ -111,9 +111,23 @@ async def _dispatch_rows(row_ids: list[str]) -> int:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 continue
-            _registry[row.name](**row.payload)
+            if huey.immediate:
+                # Immediate mode runs the job here and now: only once this claim has committed,
+                # or a job that writes would wait on this transaction's lock (SQLite).
+                after_commit(session, _run_now(row.name, dict(row.payload)))
+            else:
+                _registry[row.name](**row.payload)
             sent += 1
     return sent
+
+
+def _run_now(name: str, payload: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+    """An after-commit callback that runs job `name` inline (immediate mode)."""
+
+    async def run() -> None:
+        _registry[name](**payload)
+
+    return run
 
 
 async def relay_outbox(older_than: timedelta = RELAY_GRACE) -> int:

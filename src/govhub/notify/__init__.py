@@ -1,0 +1,1 @@
+"""Notify: email and SMS to people about their applications and accounts, with delivery status."""
