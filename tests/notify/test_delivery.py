@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -154,3 +155,36 @@ async def test_sms_sender_can_be_replaced():
         delivery.set_sms_sender(delivery.LoggingSmsSender())
     assert sent == [("0812345678", (await _row(queued.id)).body)]
     assert (await _row(queued.id)).status == "sent"
+
+
+async def test_messages_whose_job_was_lost_are_queued_again():
+    long_ago = delivery.utcnow() - timedelta(hours=2)
+    rows = {
+        # A worker died in the middle of sending; another one queued long ago never got its job.
+        "died": Notification(channel="email", recipient=_address(), locale="th", template="application_received",
+                             subject="s", body="b", status="sending", attempts=1, claimed_at=long_ago,
+                             created_at=long_ago),
+        "lost": Notification(channel="email", recipient=_address(), locale="th", template="application_received",
+                             subject="s", body="b", status="queued", attempts=0, created_at=long_ago),
+        "fresh": Notification(channel="email", recipient=_address(), locale="th", template="application_received",
+                              subject="s", body="b", status="queued", attempts=0),
+    }
+    async with unit_of_work() as session:
+        session.add_all(rows.values())
+    assert await delivery.requeue_stale() >= 2
+    assert (await _row(rows["died"].id)).status == "outbox" and (await _row(rows["died"].id)).attempts == 2
+    assert (await _row(rows["lost"].id)).status == "outbox"
+    assert (await _row(rows["fresh"].id)).status == "queued"  # its job may still be on its way
+
+
+async def test_a_recipient_the_server_refuses_fails_at_once(smtp_server):
+    async def refuse(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        return "550 5.1.1 No such mailbox here"
+
+    smtp_server.handle_RCPT = refuse  # type: ignore[attr-defined]
+    to = _address()
+    async with unit_of_work() as session:
+        queued = await queue_email(session, to=to, template="application_received", context=CONTEXT, locale="th")
+    row = await _row(queued.id)
+    assert (row.status, row.attempts) == ("failed", 1) and "SMTPRecipientsRefused" in row.last_error
+    assert to not in row.last_error and smtp_server.to(to) == []

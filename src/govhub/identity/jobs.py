@@ -34,7 +34,8 @@ async def send_security_notice(*, account_id: str, action: str) -> None:
         # One mail path: notify stores the message, sends it after this commit, records the outcome.
         await queue_email(
             session, to=account.email, template="security_notice", context={"message": message},
-            locale=account.preferred_locale, account_id=account.id, subject_kind="account", subject_id=account.id,
+            locale=account.preferred_locale, account_id=account.id,
+            subject_kind="account", subject_id=account.id,
         )
 
 

@@ -6,16 +6,17 @@ import asyncio
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol
 
-from sqlalchemy import or_, update
+from huey import crontab
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from govhub.config import Settings, get_settings
 from govhub.db import unit_of_work
-from govhub.jobs import job
+from govhub.jobs import _run_async, enqueue, huey, job
 from govhub.kit.clock import utcnow
 from govhub.kit.observability import get_logger, mask_recipient
 from govhub.notify.models import DELIVERED, Channel, Notification, Status
@@ -29,6 +30,8 @@ MAX_ATTEMPTS = DELIVERY_RETRIES + 1
 # A worker that died while sending leaves its claim; after this long another may take it.
 CLAIM_LEASE = timedelta(minutes=10)
 SMTP_TIMEOUT_SECONDS = 30
+# A queued message untouched this long lost its job (a broker emptied, a worker killed).
+STALE_QUEUED = timedelta(seconds=3 * RETRY_DELAY_SECONDS)
 
 
 class SmsSender(Protocol):
@@ -78,7 +81,7 @@ async def deliver(*, notification_id: str) -> None:
     try:
         status = await _send(claimed)
     except Exception as error:  # noqa: BLE001 - any failure is recorded, then retried
-        final = claimed.attempts >= MAX_ATTEMPTS
+        final = claimed.attempts >= MAX_ATTEMPTS or _refused_for_good(error)
         await _record_failure(claimed, error, final=final)
         log.warning("notification not delivered", notification_id=claimed.id,
                     attempts=claimed.attempts, error_type=type(error).__name__, final=final)
@@ -89,7 +92,7 @@ async def deliver(*, notification_id: str) -> None:
 
 
 async def _claim(notification_id: str) -> Claimed | None:
-    """Mark the row as being sent, in its own commit, unless another worker holds it or it is done."""
+    """Mark the row as being sent, in its own commit, unless it is done or another worker has it."""
     now = utcnow()
     async with unit_of_work() as session:
         # A conditional UPDATE, so two runs of this job (the outbox delivers at least once)
@@ -98,10 +101,7 @@ async def _claim(notification_id: str) -> Claimed | None:
             update(Notification)
             .where(
                 Notification.id == notification_id,
-                or_(
-                    Notification.status == Status.QUEUED.value,
-                    (Notification.status == Status.SENDING.value) & (Notification.claimed_at < now - CLAIM_LEASE),
-                ),
+                or_(Notification.status == Status.QUEUED.value, _abandoned(now)),
             )
             .values(status=Status.SENDING.value, claimed_at=now, attempts=Notification.attempts + 1)
         )
@@ -111,6 +111,12 @@ async def _claim(notification_id: str) -> Claimed | None:
         assert row is not None
         return Claimed(id=row.id, channel=row.channel, recipient=row.recipient,
                        subject=row.subject, body=row.body, attempts=row.attempts)
+
+
+def _abandoned(now: datetime) -> ColumnElement[bool]:
+    """SQL: claimed by a worker that has not finished within the lease (it died)."""
+    claimed_long_ago = Notification.claimed_at < now - CLAIM_LEASE
+    return and_(Notification.status == Status.SENDING.value, claimed_long_ago)
 
 
 async def _send(claimed: Claimed) -> Status:
@@ -168,7 +174,39 @@ async def _finish(notification_id: str, *, status: Status, error: str | None) ->
         )
 
 
+def _refused_for_good(error: Exception) -> bool:
+    """True when the server refused every recipient permanently (5xx): retrying cannot help."""
+    if not isinstance(error, smtplib.SMTPRecipientsRefused) or not error.recipients:
+        return False
+    return all(code >= 500 for code, _ in error.recipients.values())
+
+
 def _short_error(error: Exception, recipient: str) -> str:
     """The error's type and the start of its text, with the recipient masked (never a secret)."""
     text = f"{type(error).__name__}: {error}".replace(recipient, mask_recipient(recipient))
     return text[:300]
+
+
+async def requeue_stale(now: datetime | None = None) -> int:
+    """Queue delivery again for messages whose job was lost; returns how many."""
+    now = now or utcnow()
+    stale = or_(
+        _abandoned(now),
+        and_(
+            Notification.status == Status.QUEUED.value,
+            func.coalesce(Notification.claimed_at, Notification.created_at) < now - STALE_QUEUED,
+        ),
+    )
+    async with unit_of_work() as session:
+        ids = (await session.scalars(select(Notification.id).where(stale).limit(500))).all()
+        # A message whose job is in fact still waiting is safe too: the claim lets one send.
+        for notification_id in ids:
+            enqueue(session, "notify.deliver", notification_id=notification_id)
+    if ids:
+        log.info("notifications queued again", count=len(ids))
+    return len(ids)
+
+
+@huey.periodic_task(crontab(minute="*/10"), name="notify.requeue_stale")
+def _periodic_requeue() -> None:
+    _run_async(requeue_stale())

@@ -57,7 +57,9 @@ async def my_messages(
 ) -> HTMLResponse:
     """The emails and text messages sent to me, newest first."""
     query = repository.messages_of_account(caller.account.id)
-    rows, total = await repository.page(session, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = await repository.page(
+        session, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     return render(request, "notify/account_messages.html", {
         "messages": rows, "status_label": status_label, "channel_label": channel_label,
         **_paging(page, total, "/account/messages", {}),
@@ -73,7 +75,9 @@ async def admin_notifications(
     """Every message with its delivery status, attempts and last error; filter by status."""
     chosen = status if status in Status._value2member_map_ else ""
     query = repository.all_messages(status=chosen or None)
-    rows, total = await repository.page(session, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = await repository.page(
+        session, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     return render(request, "notify/admin_notifications.html", {
         "messages": rows, "statuses": list(Status), "filters": {"status": chosen},
         "status_label": status_label, "channel_label": channel_label, "mask": mask_recipient,

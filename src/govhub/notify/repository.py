@@ -36,7 +36,9 @@ async def page(
     return rows, int(total or 0)
 
 
-async def by_subject(session: AsyncSession, subject_kind: str, subject_id: str) -> Sequence[Notification]:
+async def by_subject(
+    session: AsyncSession, subject_kind: str, subject_id: str
+) -> Sequence[Notification]:
     """The messages about one thing (an application), oldest first."""
     return (
         await session.scalars(

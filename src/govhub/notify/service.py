@@ -1,4 +1,4 @@
-"""Queue email and SMS: render now, store the message in the caller's transaction, send after commit."""
+"""Queue email and SMS: render now, store in the caller's transaction, send after the commit."""
 
 from __future__ import annotations
 
@@ -63,8 +63,9 @@ async def _queue(
     if not recipient:
         raise ValueError("a notification needs a recipient")
     notification = Notification(
-        id=new_id(), channel=channel.value, recipient=recipient, locale=rendered.locale, template=template,
-        subject=rendered.subject[:1000], body=rendered.body, status=Status.QUEUED.value, attempts=0,
+        id=new_id(), channel=channel.value, recipient=recipient, locale=rendered.locale,
+        template=template, subject=rendered.subject[:1000], body=rendered.body,
+        status=Status.QUEUED.value, attempts=0,
         account_id=account_id, subject_kind=subject_kind, subject_id=subject_id,
     )
     session.add(notification)
