@@ -20,10 +20,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/account/data-usage")
 async def data_usage_page(request: Request, session: SessionDep, caller: SignedIn) -> HTMLResponse:
     """Every exchange call about me: which agency, when, why, under which consent, and the outcome."""
-    national_id = caller.account.national_id
-    records = (
-        await repository.usage_of_subject(session, exchange_service.subject_hash(national_id)) if national_id else []
-    )
+    subjects = await exchange_service.subjects_of(session, caller.account)
+    records = await repository.usage_of_subject(session, *subjects) if subjects else []
     names = await repository.subsystem_names(session)
     return render(request, "exchange/data_usage.html", {"records": records, "names": names})
 

@@ -84,11 +84,11 @@ async def consents_of(session: AsyncSession, account_id: str) -> Sequence[Consen
     return (await session.scalars(query.order_by(Consent.given_at.desc()))).all()
 
 
-async def usage_of_subject(session: AsyncSession, subject: str, *, limit: int = 200) -> Sequence[Any]:
-    """Evidence of exchange calls about one data subject, newest first (their Data Tracker)."""
+async def usage_of_subject(session: AsyncSession, *subjects: str, limit: int = 200) -> Sequence[Any]:
+    """Evidence of exchange calls about these data subjects, newest first (their Data Tracker)."""
     from govhub.exchange.evidence import EvidenceRecord
 
-    query = select(EvidenceRecord).where(EvidenceRecord.subject_hash == subject)
+    query = select(EvidenceRecord).where(EvidenceRecord.subject_hash.in_(subjects))
     return (await session.scalars(query.order_by(EvidenceRecord.seq.desc()).limit(limit))).all()
 
 

@@ -60,9 +60,30 @@ def _check_code(code: str, *, reserved: frozenset[str] = frozenset()) -> None:
 RESERVED_SERVICE_CODES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
 
 
+JURISTIC_REGISTRY = "juristic-persons"
+
+
 def subject_hash(national_id: str) -> str:
     """How the exchange names a data subject in consents and evidence: a keyed hash."""
     return pii_hash("subject:" + national_id)
+
+
+async def subjects_of(session: AsyncSession, account: Account) -> list[str]:
+    """The data subjects whose exchange calls the account may see: itself, and the company it directs.
+
+    A business account names its juristic person; it sees the calls about that company only
+    when the registry lists the account's national ID among the company's directors.
+    """
+    if not account.national_id:
+        return []
+    subjects = [subject_hash(account.national_id)]
+    if account.juristic_id:
+        from govhub.registries.service import lookup
+
+        company = await lookup(session, registry_code=JURISTIC_REGISTRY, version="1.0", key=account.juristic_id)
+        if company and account.national_id in (company.get("directors") or []):
+            subjects.append(subject_hash(account.juristic_id))
+    return subjects
 
 
 async def ensure_member(session: AsyncSession, *, agency: Agency, member_class: str = "GOV") -> Member:

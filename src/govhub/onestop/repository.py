@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govhub.onestop.models import PublicService, ServiceManualVersion
+from govhub.onestop.models import Application, PublicService, ServiceManualVersion
 
 
 async def service_by_code(session: AsyncSession, code: str) -> PublicService | None:
@@ -83,3 +83,38 @@ async def search_services(
     total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = await session.scalars(query.order_by(PublicService.title_th, PublicService.code).limit(limit).offset(offset))
     return rows.all(), total
+
+
+async def drafts_of(session: AsyncSession, account_id: str, service_id: str) -> Sequence[Application]:
+    """The account's unsubmitted drafts for one service, newest first."""
+    rows = await session.scalars(
+        select(Application)
+        .where(Application.applicant_account_id == account_id, Application.service_id == service_id,
+               Application.state == "draft")
+        .order_by(Application.updated_at.desc())
+    )
+    return rows.all()
+
+
+async def applications_of(session: AsyncSession, account_id: str, *, limit: int = 200) -> Sequence[Application]:
+    """The account's applications, most recently changed first."""
+    rows = await session.scalars(
+        select(Application).where(Application.applicant_account_id == account_id)
+        .order_by(Application.updated_at.desc()).limit(limit)
+    )
+    return rows.all()
+
+
+async def service_titles(session: AsyncSession, service_ids: set[str]) -> dict[str, tuple[str, str]]:
+    """Thai and English titles of these services by id."""
+    if not service_ids:
+        return {}
+    rows = await session.execute(
+        select(PublicService.id, PublicService.title_th, PublicService.title_en).where(PublicService.id.in_(service_ids))
+    )
+    return {row.id: (row.title_th, row.title_en) for row in rows}
+
+
+async def application_by_tracking_number(session: AsyncSession, number: str) -> Application | None:
+    """The submitted application with this tracking number."""
+    return await session.scalar(select(Application).where(Application.tracking_number == number))
