@@ -86,3 +86,10 @@ async def sign_out(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     response = await client.post("/sign-out", data={"csrf_token": csrf_from(page.text)})
     assert response.status_code == 303
+
+
+def html_unescape(text: str) -> str:
+    """Text as the browser would show it (entities decoded)."""
+    import html
+
+    return html.unescape(text)

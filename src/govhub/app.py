@@ -35,6 +35,7 @@ from govhub.kit.csrf import CsrfCookieMiddleware
 from govhub.kit.http import BodySizeLimitMiddleware
 from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, gettext
+from govhub.onestop import admin_pages as onestop_admin_pages
 from govhub.onestop import api as onestop_api
 from govhub.onestop import application_pages as onestop_application_pages
 from govhub.onestop import pages as onestop_pages
@@ -175,6 +176,7 @@ def create_app() -> FastAPI:
     app.include_router(onestop_api.router)
     app.include_router(onestop_pages.router)
     app.include_router(onestop_application_pages.router)
+    app.include_router(onestop_admin_pages.router)
     app.include_router(notify_pages.router)
 
     # Outermost last: observability sees every response, including error pages.

@@ -39,6 +39,7 @@ class AuditAction:
     KEY_ROTATED = "signing_key.rotated"
     GDX_SERVICE_PUBLISHED = "gdx_service.published"
     GDX_SERVICE_UPDATED = "gdx_service.updated"
+    PUBLIC_SERVICE_PUBLISHED = "public_service.published"
 
 
 async def record(

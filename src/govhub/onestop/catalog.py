@@ -53,10 +53,41 @@ def read_file(path: Path) -> CatalogFile:
     except yaml.YAMLError as error:
         raise CatalogError(f"{path}: not valid YAML: {error}") from error
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()[:10]
-        )
-        raise CatalogError(f"{path}: {problems}") from error
+        raise CatalogError(f"{path}: {_problems(error)}") from error
+
+
+def parse_definition(text: str) -> ServiceDefinition:
+    """One service definition typed by an administrator (YAML); CatalogError says what is wrong."""
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise CatalogError(f"larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return ServiceDefinition.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as error:
+        raise CatalogError(f"not valid YAML: {error}") from error
+    except ValidationError as error:
+        raise CatalogError(_problems(error)) from error
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()[:10]
+    )
+
+
+def as_yaml(definition: ServiceDefinition) -> str:
+    """The definition as YAML an administrator edits (Thai kept readable)."""
+    return yaml.safe_dump(_stored(definition), allow_unicode=True, sort_keys=False, width=120)
+
+
+async def publish(session: AsyncSession, definition: ServiceDefinition, *, actor_id: str) -> str:
+    """Publish an administrator's definition: a new version if it changed; audited."""
+    from govhub.identity import audit
+
+    outcome = await _load_service(session, definition, actor_id=actor_id)
+    if outcome != "unchanged":
+        await audit.record(session, audit.AuditAction.PUBLIC_SERVICE_PUBLISHED, actor_id=actor_id,
+                           code=definition.code, outcome_kind=outcome, digest=digest(definition))
+    return outcome
 
 
 def read_paths(paths: list[Path]) -> list[CatalogFile]:
