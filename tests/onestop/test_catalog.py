@@ -177,6 +177,9 @@ async def test_search_in_thai_and_english_with_filters(client) -> None:  # type:
     assert page.status_code == 200 and 'data-service="food-shop-permit"' in page.text
     odd = await client.get("/services", params={"audience": "<script>", "q": "%"})
     assert odd.status_code == 200 and "<script>" not in odd.text  # unknown filters are ignored, text escaped
+    for bad_page in ("0", "-3", "abc", "999"):
+        clamped = await client.get("/services", params={"page": bad_page, "business_type": "hotel"})
+        assert clamped.status_code == 200 and 'data-service="hotel-license"' in clamped.text, bad_page
 
 
 async def test_the_manual_page_in_thai_and_english(client) -> None:  # type: ignore[no-untyped-def]

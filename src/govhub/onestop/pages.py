@@ -33,20 +33,29 @@ async def catalog_page(
     audience: str = "",
     business_type: str = "",
     life_event: str = "",
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    page: str = "1",
 ) -> HTMLResponse:
     """Find a public service: search words in Thai or English, and filters."""
+    # A bad page number (0, -3, "abc", a page past the end) shows the nearest page, not an error.
+    page_number = min(max(int(page) if page.isdigit() else 1, 1), 10_000)
     filters = {
         "audience": _choice(audience, Audience),
         "business_type": _choice(business_type, BusinessType),
         "life_event": _choice(life_event, LifeEvent),
     }
+    words = catalog.search_words(q)
     services, total = await repository.search_services(
-        session, words=catalog.search_words(q), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters
+        session, words=words, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, **filters
     )
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page_number > pages:
+        page_number = pages
+        services, total = await repository.search_services(
+            session, words=words, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, **filters
+        )
     return render(request, "onestop/catalog.html", {
-        "services": services, "total": total, "q": q, "filters": filters, "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)), "audiences": list(Audience), "business_types": list(BusinessType),
+        "services": services, "total": total, "q": q, "filters": filters, "page": page_number,
+        "pages": pages, "audiences": list(Audience), "business_types": list(BusinessType),
         "life_events": list(LifeEvent), "labels": GROUP_LABELS,
     })
 
