@@ -38,6 +38,7 @@ from govhub.kit.i18n import N_, gettext
 from govhub.onestop import admin_pages as onestop_admin_pages
 from govhub.onestop import api as onestop_api
 from govhub.onestop import application_pages as onestop_application_pages
+from govhub.onestop import backoffice as onestop_backoffice
 from govhub.onestop import pages as onestop_pages
 from govhub.notify import pages as notify_pages
 from govhub.registries import api as registries_api
@@ -176,6 +177,7 @@ def create_app() -> FastAPI:
     app.include_router(onestop_api.router)
     app.include_router(onestop_pages.router)
     app.include_router(onestop_application_pages.router)
+    app.include_router(onestop_backoffice.router)
     app.include_router(onestop_admin_pages.router)
     app.include_router(notify_pages.router)
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govhub.onestop.models import Application, PublicService, ServiceManualVersion
+from govhub.onestop.models import (
+    Application,
+    ApplicationDocument,
+    ApplicationEvent,
+    PublicService,
+    ServiceManualVersion,
+)
 
 
 async def service_by_code(session: AsyncSession, code: str) -> PublicService | None:
@@ -118,3 +126,123 @@ async def service_titles(session: AsyncSession, service_ids: set[str]) -> dict[s
 async def application_by_tracking_number(session: AsyncSession, number: str) -> Application | None:
     """The submitted application with this tracking number."""
     return await session.scalar(select(Application).where(Application.tracking_number == number))
+
+
+# --- the officers' back office -----------------------------------------------------------------
+
+DUE_FILTERS = ("any", "overdue", "due_7_days")
+
+
+@dataclass(frozen=True)
+class ActOn:
+    """A state of one manual version in which the caller holds a role of some action.
+
+    `once_codes` lists the actions when all of them are once-only: the case qualifies only
+    while one of them has not been taken yet. Empty: the state always qualifies.
+    """
+
+    version_id: str
+    state: str
+    once_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the back-office queue shows: submitted cases of these agencies, narrowed by the rest."""
+
+    agency_ids: Sequence[str]
+    now: datetime
+    service_id: str | None = None
+    state: str | None = None
+    due: str = "any"
+    tracking: str = ""
+    # None: no "my role can act" filter; a list (even empty): only cases matching one of them.
+    act_on: Sequence[ActOn] | None = None
+
+
+def _can_act(rules: Sequence[ActOn]) -> ColumnElement[bool]:
+    if not rules:
+        return false()
+    clauses = []
+    for rule in rules:
+        clause = and_(Application.manual_version_id == rule.version_id, Application.state == rule.state)
+        if rule.once_codes:
+            unused = [
+                ~exists().where(ApplicationEvent.application_id == Application.id, ApplicationEvent.action == code)
+                for code in rule.once_codes
+            ]
+            clause = and_(clause, or_(*unused))
+        clauses.append(clause)
+    return or_(*clauses)
+
+
+def _due(query: Select[Any], due: str, now: datetime) -> Select[Any]:
+    if due == "overdue":
+        return query.where(Application.is_final.is_(False), Application.due_at < now)
+    if due == "due_7_days":
+        return query.where(
+            Application.is_final.is_(False), Application.due_at >= now, Application.due_at < now + timedelta(days=7)
+        )
+    return query
+
+
+def _queue_query(filters: QueueFilters) -> Select[Any]:
+    query = select(Application).where(
+        Application.agency_id.in_(list(filters.agency_ids)), Application.state != "draft"
+    )
+    if filters.service_id:
+        query = query.where(Application.service_id == filters.service_id)
+    if filters.state:
+        query = query.where(Application.state == filters.state)
+    if filters.tracking:
+        query = query.where(Application.tracking_number.contains(filters.tracking, autoescape=True))
+    if filters.act_on is not None:
+        query = query.where(_can_act(filters.act_on))
+    return _due(query, filters.due, filters.now)
+
+
+async def count_queue(session: AsyncSession, filters: QueueFilters) -> int:
+    """How many cases the back-office queue holds with these filters."""
+    query = select(func.count()).select_from(_queue_query(filters).subquery())
+    return int(await session.scalar(query) or 0)
+
+
+async def queue(session: AsyncSession, filters: QueueFilters, *, limit: int, offset: int) -> Sequence[Application]:
+    """One page of the queue, soonest deadline first; cases without a deadline last."""
+    query = _queue_query(filters).order_by(
+        Application.due_at.is_(None), Application.due_at, Application.submitted_at, Application.id
+    )
+    return (await session.scalars(query.limit(limit).offset(offset))).all()
+
+
+async def manual_versions_in_queue(session: AsyncSession, agency_ids: Sequence[str]) -> Sequence[tuple[str, str]]:
+    """The distinct (manual version id, agency id) of these agencies' submitted cases."""
+    query = select(Application.manual_version_id, Application.agency_id).where(
+        Application.agency_id.in_(list(agency_ids)), Application.state != "draft"
+    ).distinct()
+    return [(row.manual_version_id, row.agency_id) for row in await session.execute(query)]
+
+
+async def services_of_agencies(session: AsyncSession, agency_ids: Sequence[str]) -> Sequence[PublicService]:
+    """Every service (active or not) of these agencies, by Thai title."""
+    query = select(PublicService).where(PublicService.agency_id.in_(list(agency_ids)))
+    return (await session.scalars(query.order_by(PublicService.title_th, PublicService.code))).all()
+
+
+async def history_of(session: AsyncSession, application_id: str) -> Sequence[tuple[ApplicationEvent, str | None]]:
+    """Every event of the case in order (internal notes too), with the actor's name."""
+    from govhub.identity.models import Account
+
+    query = (
+        select(ApplicationEvent, Account.full_name)
+        .outerjoin(Account, Account.id == ApplicationEvent.actor_account_id)
+        .where(ApplicationEvent.application_id == application_id)
+        .order_by(ApplicationEvent.seq)
+    )
+    return [(event, name) for event, name in (await session.execute(query)).all()]
+
+
+async def document_of(session: AsyncSession, application_id: str, document_id: str) -> ApplicationDocument | None:
+    """One of the application's documents (a replaced one too); None if it belongs elsewhere."""
+    document = await session.get(ApplicationDocument, document_id)
+    return document if document is not None and document.application_id == application_id else None
