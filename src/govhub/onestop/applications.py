@@ -58,9 +58,14 @@ def _parsed(version_id: str, digest: str, payload: str) -> ServiceDefinition:
 
 async def definition_of(session: AsyncSession, application: Application) -> ServiceDefinition:
     """The manual version the application started under (parsed once per process)."""
+    return await definition_of_version(session, application.manual_version_id)
+
+
+async def definition_of_version(session: AsyncSession, version_id: str) -> ServiceDefinition:
+    """One manual version's definition (parsed once per process)."""
     import json
 
-    version = await repository.version_by_id(session, application.manual_version_id)
+    version = await repository.version_by_id(session, version_id)
     if version is None:
         raise NotFound()
     return _parsed(version.id, version.digest, json.dumps(version.definition))

@@ -72,7 +72,7 @@ async def _definitions_in_queue(session: SessionDep, agency_ids: list[str]) -> l
     found = []
     for version_id, agency_id in await repository.manual_versions_in_queue(session, agency_ids):
         # definition_of reads only the version id; a transient row lets it use the parse cache.
-        definition = await applications.definition_of(session, Application(manual_version_id=version_id))
+        definition = await applications.definition_of_version(session, version_id)
         found.append((version_id, agency_id, definition))
     return found
 
