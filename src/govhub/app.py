@@ -40,6 +40,7 @@ from govhub.onestop import api as onestop_api
 from govhub.onestop import application_pages as onestop_application_pages
 from govhub.onestop import backoffice as onestop_backoffice
 from govhub.onestop import pages as onestop_pages
+from govhub.onestop import registration_api as onestop_registration_api
 from govhub.notify import pages as notify_pages
 from govhub.registries import api as registries_api
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
@@ -175,6 +176,7 @@ def create_app() -> FastAPI:
     app.include_router(exchange_officer_api.router)
     app.include_router(exchange_evidence_api.router)
     app.include_router(onestop_api.router)
+    app.include_router(onestop_registration_api.router)
     app.include_router(onestop_pages.router)
     app.include_router(onestop_application_pages.router)
     app.include_router(onestop_backoffice.router)
