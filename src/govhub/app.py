@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 import swagger_ui_bundle
+from sqlalchemy.orm.exc import StaleDataError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -33,7 +34,7 @@ from govhub.identity.auth import StepUpRequired
 from govhub.identity.proofing import set_proofer
 from govhub.kit.csrf import CsrfCookieMiddleware
 from govhub.kit.http import BodySizeLimitMiddleware
-from govhub.kit.errors import AppError, NotAuthenticated, NotFound, ValidationFailed
+from govhub.kit.errors import AppError, Conflict, NotAuthenticated, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, gettext
 from govhub.onestop import admin_pages as onestop_admin_pages
 from govhub.onestop import api as onestop_api
@@ -128,6 +129,13 @@ async def handle_unexpected(request: Request, error: Exception) -> Response:
     return await handle_app_error(request, app_error)
 
 
+async def handle_stale_write(request: Request, error: StaleDataError) -> Response:
+    """Two people changed the same record at once: the later one is told, nothing is overwritten."""
+    conflict = Conflict(N_("Someone else changed this at the same moment. Reload the page and try again."),
+                        code="concurrent_change")
+    return await handle_app_error(request, conflict)
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     """Keep startup's objects out of the garbage collector; close the database pool on shutdown."""
@@ -158,6 +166,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(AppError, handle_app_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, handle_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, handle_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StaleDataError, handle_stale_write)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, handle_unexpected)
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")

@@ -12,6 +12,7 @@ from govhub.exchange.demo import load_demo_exchange
 from govhub.identity.demo import DEMO_PASSWORD, load_demo_identity
 from govhub.identity.models import AccountKind, OfficerRole
 from govhub.onestop.demo import load_demo_onestop
+from govhub.kit.clock import utcnow
 from tests import factories as f
 
 SUDA = "1103700012346"  # the demo business representative (บริษัท ครัวสุดา จำกัด)
@@ -29,7 +30,19 @@ async def onestop_demo() -> dict[str, Any]:
         people = await load_demo_exchange(session, persons=300, companies=60)
     async with unit_of_work() as session:
         await load_demo_onestop(session)
+    async with unit_of_work() as session:
+        await verify_identity_of(session, SUDA)
     return {"people": people}
+
+
+async def verify_identity_of(session: Any, national_id: str) -> None:
+    """Mark a demo account as identity-verified (IAL2), as proofing against the registry would."""
+    from govhub.identity import repository
+
+    account = await repository.account_by_identifier(session, national_id)
+    assert account is not None
+    account.ial, account.ial_verified_by = 2, "test"
+    account.ial_verified_at = utcnow()
 
 
 async def sign_in_demo(client: httpx.AsyncClient, identifier: str) -> None:

@@ -98,6 +98,17 @@ async def test_uploads_are_typed_by_content_and_size_limited(client, onestop_dem
     active = await _post(client, f"/applications/{application_id}/form/2?lang=en", {"intent": "save"},
                          files={"floor_plan": ("plan.pdf", script, "application/pdf")})
     assert active.status_code == 422 and "scripts" in active.text
+    import zlib
+
+    hidden = PDF.replace(b"/Catalog", b"/Catalog/OpenAction<</S/Java#53cript/J#53(app.alert(1))>>")
+    compressed = PDF.replace(b"trailer", b"2 0 obj<</Type/ObjStm/Filter/FlateDecode>>stream\n"
+                             + zlib.compress(b"<</S/JavaScript/JS(app.alert(1))>>") + b"\nendstream\nendobj\ntrailer")
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de")
+    for name, content, message in (("hidden.pdf", hidden, "scripts"), ("compressed.pdf", compressed, "scripts"),
+                                   ("plan.pdf", png + PDF, "another kind of file")):
+        refused = await _post(client, f"/applications/{application_id}/form/2?lang=en", {"intent": "save"},
+                              files={"floor_plan": (name, content, "application/pdf")})
+        assert refused.status_code == 422 and message in refused.text, name
     big = PDF + b"0" * (10 * 1024 * 1024)
     too_big = await _post(client, f"/applications/{application_id}/form/2?lang=en", {"intent": "save"},
                           files={"floor_plan": ("plan.pdf", big, "application/pdf")})

@@ -77,13 +77,23 @@ async def subjects_of(session: AsyncSession, account: Account) -> list[str]:
     if not account.national_id:
         return []
     subjects = [subject_hash(account.national_id)]
-    if account.juristic_id:
-        from govhub.registries.service import lookup
-
-        company = await lookup(session, registry_code=JURISTIC_REGISTRY, version="1.0", key=account.juristic_id)
-        if company and account.national_id in (company.get("directors") or []):
-            subjects.append(subject_hash(account.juristic_id))
+    if await directs_company(session, account):
+        subjects.append(subject_hash(account.juristic_id or ""))
     return subjects
+
+
+async def directs_company(session: AsyncSession, account: Account) -> bool:
+    """True if the juristic-person registry lists the account's national ID as a director of its company.
+
+    A business account's juristic person number is typed at registration; this is what makes
+    it more than a claim.
+    """
+    if not (account.national_id and account.juristic_id):
+        return False
+    from govhub.registries.service import lookup
+
+    company = await lookup(session, registry_code=JURISTIC_REGISTRY, version="1.0", key=account.juristic_id)
+    return bool(company and account.national_id in (company.get("directors") or []))
 
 
 async def ensure_member(session: AsyncSession, *, agency: Agency, member_class: str = "GOV") -> Member:
@@ -458,8 +468,12 @@ async def give_consent(
     purpose: str,
     fields: list[str],
     days: int = 30,
+    subject_id: str | None = None,
 ) -> Consent:
-    """Record a person's consent for one consumer, purpose and set of fields, for some days."""
+    """Record a person's consent for one consumer, purpose and set of fields, for some days.
+
+    The subject is the person, or (subject_id) a company the person directs and answers for.
+    """
     if not account.national_id:
         raise Forbidden(N_("Consent for registry data needs a Thai national ID on the account."))
     if not fields or not set(fields) <= set(service.returned_fields):
@@ -467,7 +481,7 @@ async def give_consent(
     if not 1 <= days <= CONSENT_MAX_DAYS:
         raise ValidationFailed(N_("Consent can last from 1 to 365 days."), field="days")
     consent = Consent(
-        subject_account_id=account.id, subject_hash=subject_hash(account.national_id),
+        subject_account_id=account.id, subject_hash=subject_hash(subject_id or account.national_id),
         consumer_subsystem_id=consumer.id, service_id=service.id, purpose=purpose.strip(),
         fields=sorted(set(fields)), valid_until=utcnow() + timedelta(days=days),
     )

@@ -32,6 +32,7 @@ from govhub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 UPLOAD_FIELDS = 20
+STATUS_RATE_PER_ID = "20/hour"
 NO_MATCH = N_("No application matches this tracking number and ID number. Check both and try again.")
 
 
@@ -46,7 +47,7 @@ async def _service_and_definition(session: SessionDep, code: str) -> tuple[Any, 
 async def apply_page(request: Request, code: str, session: SessionDep, caller: SignedIn) -> HTMLResponse:
     """What applying involves: the data govhub will fetch, from whom and why, and the consent."""
     service, definition = await _service_and_definition(session, code)
-    plan = await applications.prefill_plan(session, definition, caller.account)
+    plan = await applications.prefill_plan(session, definition, caller)
     drafts = await repository.drafts_of(session, caller.account.id, service.id)
     return render(request, "onestop/apply.html", {
         "service": service, "manual": definition, "plan": plan, "drafts": drafts,
@@ -111,12 +112,15 @@ async def form_page_submit(request: Request, application_id: str, page: int, ses
     intent = str(posted.get("intent") or "save")
     texts = {key: value for key, value in posted.items() if isinstance(value, str)}
     try:
-        errors = applications.save_answers(application, definition, texts, page=page, check=intent == "next")
+        applications.save_answers(application, definition, texts, page=page, check=False)
     except AppError as error:
         return await form_error(request, session, "onestop/form_page.html", error,
                                 lambda: _reload_context(session, caller, application_id, page))
-    upload_errors = await _save_uploads(session, application, definition, caller, posted, page)
-    errors = _merge(errors, upload_errors) if intent == "next" else upload_errors
+    errors = await _save_uploads(session, application, definition, caller, posted, page)
+    if intent == "next":
+        # Checked after the uploads, so that a file chosen on this very page counts as given.
+        checked = forms.validate(definition, application.data, only=forms.page_fields(definition.form, page))
+        errors = _merge(checked, errors)
     if errors:
         documents = {d.id: d for d in await applications.documents_of(session, application)}
         by_field = {error.field: error.text() for error in errors}
@@ -173,18 +177,8 @@ async def review_page(request: Request, application_id: str, session: SessionDep
     documents = {d.id: d for d in await applications.documents_of(session, application)}
     return render(request, "onestop/review.html", {
         "application": application, "manual": definition, "errors": errors, "documents": documents,
-        "resubmit": _resubmit_action(definition, application),
+        "resubmit": applications.returned_to_applicant(application, definition),
     })
-
-
-def _resubmit_action(definition: ServiceDefinition, application: Application) -> str | None:
-    """The applicant's action that sends a returned application back, if it is returned."""
-    if application.state == DRAFT:
-        return None
-    for action in definition.workflow.actions:
-        if "applicant" in action.roles and application.state in action.from_states and action.to == definition.workflow.initial:
-            return action.code
-    return None
 
 
 @router.post("/applications/{application_id}/submit")
@@ -192,7 +186,7 @@ async def submit(request: Request, application_id: str, session: SessionDep, cal
     """Submit the draft, or resubmit the returned application."""
     application, definition = await _editable(session, caller, application_id)
     try:
-        resubmit = _resubmit_action(definition, application)
+        resubmit = applications.returned_to_applicant(application, definition)
         if resubmit:
             await workflow.act(session, application=application, definition=definition, caller=caller, action_code=resubmit)
             return see_other(f"/applications/{application.id}")
@@ -236,8 +230,8 @@ async def tracking_page(request: Request, application_id: str, session: SessionD
     return render(request, "onestop/tracking.html", {
         "application": application, "manual": definition, "events": await timeline(session, application),
         "documents": await applications.documents_of(session, application),
-        "actions": [item.action for item in allowed if item.action.code != _resubmit_action(definition, application)],
-        "resubmit": _resubmit_action(definition, application),
+        "actions": [item.action for item in allowed if item.action.code != applications.returned_to_applicant(application, definition)],
+        "resubmit": applications.returned_to_applicant(application, definition),
         "agency": await agency_by_id(session, application.agency_id), "now": utcnow(),
     })
 
@@ -274,17 +268,25 @@ async def status_lookup(
     values = {"tracking_number": tracking_number, "result": None}
     try:
         await ratelimit.hit(get_settings().sign_in_rate_per_ip, "status", client_ip(request) or "-")
+        # Also per ID number: a company's number is public, so walking tracking numbers with it
+        # from many addresses must stay slow.
+        await ratelimit.hit(STATUS_RATE_PER_ID, "status-id", pii_hash(_id_digits(id_number)))
         result = await _status_of(session, tracking_number, id_number)
     except AppError as error:
         return await form_error(request, session, "onestop/status.html", error, values)
     return render(request, "onestop/status.html", {**values, "result": result})
 
 
+def _id_digits(id_number: str) -> str:
+    """An ID number as stored: letters and digits only, upper case."""
+    return "".join(ch for ch in id_number if ch.isalnum()).upper()
+
+
 async def _status_of(session: SessionDep, number: str, id_number: str) -> dict[str, Any]:
     number = tracking.normalize(number)
     if not tracking.is_valid(number):
         raise ValidationFailed(N_("Check the tracking number: it should look like NBM-2569-000123-J."), field="tracking_number")
-    id_hash = pii_hash("".join(ch for ch in id_number if ch.isalnum()).upper())
+    id_hash = pii_hash(_id_digits(id_number))
     application = await repository.application_by_tracking_number(session, number)
     if application is None or id_hash not in (application.applicant_id_hash, application.juristic_id_hash):
         raise NotFound(NO_MATCH)

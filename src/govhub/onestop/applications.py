@@ -130,12 +130,13 @@ async def start(session: AsyncSession, *, caller: Caller, service: PublicService
     if version is None or not service.is_active:
         raise NotFound()
     now = utcnow()
+    directs = await _verified_director(session, caller)
     application = Application(
         service_id=service.id, manual_version_id=version.id, agency_id=service.agency_id,
         applicant_account_id=account.id, applicant_name=account.full_name,
         applicant_id_hash=pii_hash(account.national_id or account.passport_number or ""),
-        juristic_id_hash=pii_hash(account.juristic_id) if account.juristic_id else None,
-        state=DRAFT, data={}, verified={}, consent_ids=[], created_at=now, updated_at=now, state_entered_at=now,
+        juristic_id_hash=pii_hash(account.juristic_id) if directs and account.juristic_id else None,
+        state=DRAFT, waiting_on="", data={}, verified={}, consent_ids=[], created_at=now, updated_at=now, state_entered_at=now,
     )
     session.add(application)
     await session.flush()
@@ -158,13 +159,28 @@ class PrefillSource:
     available: bool = True
 
 
-def key_value(account: Account, key: str) -> str | None:
-    """The applicant's identifier a prefill reads by."""
+async def _verified_director(session: AsyncSession, caller: Caller) -> bool:
+    """True if the caller's identity is verified (IAL2) and the registry lists them as a director."""
+    from govhub.exchange.service import directs_company
+
+    return caller.ial >= 2 and await directs_company(session, caller.account)
+
+
+async def key_value(session: AsyncSession, caller: Caller, key: str) -> str | None:
+    """The identifier a prefill reads by, only when it is proven to be the caller's own.
+
+    A national ID typed at registration is a claim until identity proofing (IAL2) confirms it;
+    a juristic person number, until the registry lists the person as the company's director.
+    Without proof, prefilling would hand anyone another person's or company's record.
+    """
+    account = caller.account
+    if caller.ial < 2:
+        return None
     if key == "national_id":
         return account.national_id
-    if key == "juristic_id":
-        return account.juristic_id
-    return f"{account.juristic_id}-00000" if account.juristic_id else None
+    if not await _verified_director(session, caller):
+        return None
+    return account.juristic_id if key == "juristic_id" else f"{account.juristic_id}-00000"
 
 
 def purpose_of(definition: ServiceDefinition) -> str:
@@ -172,7 +188,7 @@ def purpose_of(definition: ServiceDefinition) -> str:
     return f"one-stop application: {definition.code}"
 
 
-async def prefill_plan(session: AsyncSession, definition: ServiceDefinition, account: Account) -> list[PrefillSource]:
+async def prefill_plan(session: AsyncSession, definition: ServiceDefinition, caller: Caller) -> list[PrefillSource]:
     """What the form will fetch through GDX for this applicant, grouped by exchange service."""
     from govhub.exchange import repository as exchange
 
@@ -185,7 +201,8 @@ async def prefill_plan(session: AsyncSession, definition: ServiceDefinition, acc
             source = sources.get(prefill.gdx_service)
             if source is None:
                 provider_path, _, code = prefill.gdx_service.rpartition("/")
-                source = PrefillSource(prefill.gdx_service, provider_path, code, prefill.key, key_value(account, prefill.key))
+                source = PrefillSource(prefill.gdx_service, provider_path, code, prefill.key,
+                                       await key_value(session, caller, prefill.key))
                 sources[prefill.gdx_service] = source
             source.fields[form_field.name] = prefill.field
     for source in sources.values():
@@ -220,7 +237,7 @@ async def fill_from_exchange(
 
     agency = await identity_repository.agency_by_id(session, application.agency_id)
     consumer = await exchange.subsystem_by_path(session, f"TH/GOV/{agency.code}/{ONESTOP_SUBSYSTEM}") if agency else None
-    plan = [source for source in await prefill_plan(session, definition, caller.account) if source.available]
+    plan = [source for source in await prefill_plan(session, definition, caller) if source.available]
     if consumer is None or not plan:
         application.prefill_status = "failed" if plan else "none"
         return [source.gdx_service for source in plan]
@@ -232,6 +249,8 @@ async def fill_from_exchange(
             consent = await gdx.give_consent(
                 session, account=caller.account, service=service, consumer=consumer,  # type: ignore[arg-type]
                 purpose=purpose_of(definition), fields=sorted(set(source.fields.values())), days=CONSENT_DAYS,
+                # A company's record is consented to by its (verified) director, for the company.
+                subject_id=None if source.key == "national_id" else caller.account.juristic_id,
             )
             consents[source.gdx_service] = consent.id
     application.consent_ids = sorted(set(application.consent_ids) | set(consents.values()))
@@ -247,7 +266,7 @@ async def fill_from_exchange(
                 purpose=purpose_of(definition), consent_id=consents.get(source.gdx_service),
                 user_id=caller.account.id,
             )
-        except gateway.GdxRefused:
+        except AppError:  # refused, or the consumer client disabled: the applicant types it instead
             failed.append(source.gdx_service)
             continue
         answers.append((source, answer))
@@ -282,20 +301,32 @@ def _apply_answer(application: Application, source: PrefillSource, record: Any, 
 # --- filling in ------------------------------------------------------------------------------
 
 
-def _check_editable(application: Application, definition: ServiceDefinition) -> None:
-    """Drafts, and applications returned to the applicant, can be changed; nothing else."""
+def returned_to_applicant(application: Application, definition: ServiceDefinition) -> str | None:
+    """The applicant's action that sends a returned application back in, if it is returned now."""
     if application.state == DRAFT:
+        return None
+    for action in definition.workflow.actions:
+        if "applicant" in action.roles and application.state in action.from_states and action.to == definition.workflow.initial:
+            return action.code
+    return None
+
+
+def check_editable(application: Application, definition: ServiceDefinition) -> None:
+    """Drafts, and applications returned for corrections, can be changed; nothing else.
+
+    Not "whenever it is the applicant's turn": after approval the applicant's turn is to pay,
+    and changing the answers then would change what was approved.
+    """
+    if application.state == DRAFT or returned_to_applicant(application, definition):
         return
-    state = definition.workflow.state(application.state)
-    if state.final or state.actor != "applicant":
-        raise Conflict(N_("This application can no longer be changed."), code="not_editable")
+    raise Conflict(N_("This application can no longer be changed."), code="not_editable")
 
 
 def save_answers(
     application: Application, definition: ServiceDefinition, posted: dict[str, str], *, page: int, check: bool,
 ) -> list[forms.FieldError]:
     """Keep the page's answers (verified values stay as their source gave them); check them if asked."""
-    _check_editable(application, definition)
+    check_editable(application, definition)
     if not 0 <= page < len(definition.form.pages):
         raise NotFound()
     form = definition.form
@@ -314,7 +345,7 @@ async def attach_document(
     field_name: str, filename: str, content: bytes,
 ) -> ApplicationDocument:
     """Check and store an upload for a file field; it replaces the field's previous file."""
-    _check_editable(application, definition)
+    check_editable(application, definition)
     form_field = forms.fields_of(definition.form).get(field_name)
     if form_field is None or form_field.widget != "file":
         raise NotFound()
@@ -397,6 +428,7 @@ async def submit(session: AsyncSession, *, application: Application, definition:
     application.tracking_number = await tracking.next_number(session, agency_code=agency.code, year_be=year_be)  # type: ignore[union-attr]
     initial = definition.workflow.state(definition.workflow.initial)
     application.state, application.state_entered_at = initial.code, now
+    application.waiting_on = "" if initial.final else initial.actor
     application.submitted_at = application.updated_at = now
     application.due_at = due(now, initial.days)
     application.decision_due_at = due(now, definition.time_limit_days)

@@ -293,7 +293,8 @@ async def download_document(application_id: str, document_id: str, session: Sess
         raise NotFound()
     content = await documents.store().get(document.storage_key)
     return Response(content, media_type=document.media_type, headers={
-        "Content-Disposition": _attachment(document.filename),
+        # Saved with the extension of its real type: a PNG named plan.pdf must not open as a PDF.
+        "Content-Disposition": _attachment(documents.download_name(document.filename, document.media_type)),
         "X-Content-Type-Options": "nosniff",
         # Even if a browser renders it, an uploaded file runs no script and reaches no origin.
         "Content-Security-Policy": "sandbox",

@@ -33,6 +33,20 @@ class CatalogError(ValueError):
     """A catalog file that cannot be loaded: which file, and why."""
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: nested aliases can expand a small text exponentially."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 @dataclass
 class LoadReport:
     """What a load did, service by service."""
@@ -48,7 +62,7 @@ def read_file(path: Path) -> CatalogFile:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise CatalogError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = _yaml(path.read_text(encoding="utf-8"))
         return CatalogFile.model_validate(document or {})
     except yaml.YAMLError as error:
         raise CatalogError(f"{path}: not valid YAML: {error}") from error
@@ -61,7 +75,7 @@ def parse_definition(text: str) -> ServiceDefinition:
     if len(text.encode()) > MAX_FILE_BYTES:
         raise CatalogError(f"larger than {MAX_FILE_BYTES} bytes")
     try:
-        return ServiceDefinition.model_validate(yaml.safe_load(text) or {})
+        return ServiceDefinition.model_validate(_yaml(text) or {})
     except yaml.YAMLError as error:
         raise CatalogError(f"not valid YAML: {error}") from error
     except ValidationError as error:

@@ -156,6 +156,22 @@ class EForm(_Strict):
     json_schema: dict[str, Any] = Field(alias="schema")
     pages: list[FormPage] = Field(min_length=1)
 
+    @field_validator("json_schema")
+    @classmethod
+    def _a_working_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        # A broken schema would fail every application started under this version, and
+        # versions are kept for good: refuse it at load, not at the applicant's first save.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as error:
+            raise ValueError(f"not a valid JSON Schema: {error.message}") from error
+        _check_schema_parts(schema)
+        list(Draft202012Validator(schema).iter_errors({}))
+        return schema
+
     @model_validator(mode="after")
     def _fields_match_the_schema(self) -> EForm:
         properties = set((self.json_schema.get("properties") or {}).keys())
@@ -165,6 +181,25 @@ class EForm(_Strict):
         if set(named) != properties:
             raise ValueError(f"form fields and schema properties differ: {sorted(set(named) ^ properties)}")
         return self
+
+
+def _check_schema_parts(node: Any) -> None:
+    """Every pattern compiles; every $ref stays inside the schema (no fetching from elsewhere)."""
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {error}") from error
+        reference = node.get("$ref")
+        if isinstance(reference, str) and not reference.startswith("#"):
+            raise ValueError(f"$ref {reference!r} must point inside the schema (start with '#')")
+        for value in node.values():
+            _check_schema_parts(value)
+    elif isinstance(node, list):
+        for value in node:
+            _check_schema_parts(value)
 
 
 class State(_Strict):

@@ -67,7 +67,7 @@ class Application(Base):
     __tablename__ = "onestop_applications"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    tracking_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    tracking_number: Mapped[str | None] = mapped_column(String(64), unique=True)
     service_id: Mapped[str] = mapped_column(ForeignKey("onestop_services.id"), index=True)
     manual_version_id: Mapped[str] = mapped_column(ForeignKey("onestop_service_versions.id"))
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
@@ -77,6 +77,9 @@ class Application(Base):
     applicant_id_hash: Mapped[str | None] = mapped_column(String(64))
     juristic_id_hash: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(64), index=True)
+    # Whose turn the current state is ("agency" or "applicant"; "" for drafts and final states),
+    # copied from the workflow so deadline queries need not read manuals.
+    waiting_on: Mapped[str] = mapped_column(String(16), default="")
     # The e-form's values, and for each value fetched through GDX: its source and request id.
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     verified: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

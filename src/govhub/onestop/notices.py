@@ -71,6 +71,7 @@ def late_condition(now: datetime) -> object:
     """SQL: submitted, undecided, past the decision deadline, and the agency's turn."""
     return and_(
         Application.is_final.is_(False),
+        Application.waiting_on == "agency",
         Application.submitted_at.is_not(None),
         Application.decision_due_at.is_not(None),
         Application.decision_due_at < now,
@@ -90,8 +91,6 @@ async def send_late_notices(session: AsyncSession, *, now: datetime | None = Non
     sent = 0
     for application in cases:
         definition = await definition_of(session, application)
-        if definition.workflow.state(application.state).actor != "agency":
-            continue  # waiting for the applicant: the agency is not the one late
         agency = await session.get(Agency, application.agency_id)
         days_late = (now - application.decision_due_at).days if application.decision_due_at else 0
         reason = application.delay_reason or _default_reason(agency, definition, application)

@@ -17,7 +17,7 @@ from stdnum.iso7064 import mod_37_36
 
 from govhub.onestop.models import TrackingCounter
 
-PATTERN = re.compile(r"^([A-Z0-9_]{2,32})-(\d{4})-(\d{6,9})-([0-9A-Z])$")
+PATTERN = re.compile(r"^([A-Z0-9_-]{2,32})-(\d{4})-(\d{6,9})-([0-9A-Z])$")
 
 
 def _payload(agency_code: str, year_be: int, number: int) -> str:

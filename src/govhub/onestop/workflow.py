@@ -36,10 +36,10 @@ class Allowed:
 
 
 def _roles(caller: Caller, application: Application) -> set[str]:
-    roles = applications.officer_roles(caller, application)
+    # The applicant acts only as the applicant, even if they also work for the agency.
     if applications.is_applicant(caller, application):
-        roles.add(APPLICANT)
-    return roles
+        return {APPLICANT}
+    return applications.officer_roles(caller, application)
 
 
 async def _used(session: AsyncSession, application: Application, action_code: str) -> bool:
@@ -106,6 +106,7 @@ async def _move(
     now = utcnow()
     from_state, target = application.state, definition.workflow.state(action.to)
     application.state, application.state_entered_at, application.updated_at = target.code, now, now
+    application.waiting_on = "" if target.final else target.actor
     application.due_at = None if target.final else applications.due(now, target.days)
     if action.once:
         application.returned_count += 1

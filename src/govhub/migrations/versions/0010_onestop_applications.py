@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "onestop_applications",
         sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("tracking_number", sa.String(length=40), nullable=True),
+        sa.Column("tracking_number", sa.String(length=64), nullable=True),
         sa.Column("service_id", sa.String(length=36), nullable=False),
         sa.Column("manual_version_id", sa.String(length=36), nullable=False),
         sa.Column("agency_id", sa.String(length=36), nullable=False),
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("applicant_id_hash", sa.String(length=64), nullable=True),
         sa.Column("juristic_id_hash", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=64), nullable=False),
+        sa.Column("waiting_on", sa.String(length=16), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("verified", sa.JSON(), nullable=False),
         sa.Column("consent_ids", sa.JSON(), nullable=False),
