@@ -301,14 +301,16 @@ def _apply_answer(application: Application, source: PrefillSource, record: Any, 
 # --- filling in ------------------------------------------------------------------------------
 
 
+def resubmit_action(definition: ServiceDefinition, state_code: str) -> str | None:
+    """The applicant's action that sends an application in this state back to the agency, if any."""
+    return next((action.code for action in definition.workflow.actions
+                 if "applicant" in action.roles and state_code in action.from_states
+                 and action.to == definition.workflow.initial), None)
+
+
 def returned_to_applicant(application: Application, definition: ServiceDefinition) -> str | None:
     """The applicant's action that sends a returned application back in, if it is returned now."""
-    if application.state == DRAFT:
-        return None
-    for action in definition.workflow.actions:
-        if "applicant" in action.roles and application.state in action.from_states and action.to == definition.workflow.initial:
-            return action.code
-    return None
+    return None if application.state == DRAFT else resubmit_action(definition, application.state)
 
 
 def check_editable(application: Application, definition: ServiceDefinition) -> None:

@@ -45,7 +45,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -284,13 +284,6 @@ def _text(pair: Text) -> str:
     return pair.th if current_locale.get() == "th" else pair.en
 
 
-def resubmit_action(definition: ServiceDefinition, state_code: str) -> str | None:
-    """The applicant's action that sends a returned application back to the agency, if any."""
-    return next((action.code for action in definition.workflow.actions
-                 if APPLICANT in action.roles and state_code in action.from_states
-                 and action.to == definition.workflow.initial), None)
-
-
 def status_of(application: Application, definition: ServiceDefinition) -> Status:
     """The GovStack status: the code from the state's kind, the title from its label."""
     if application.state == DRAFT:
@@ -299,7 +292,7 @@ def status_of(application: Application, definition: ServiceDefinition) -> Status
     if state.final:
         code = "REJECTED" if statistics.is_refusal(state.code) else "APPROVED"
     else:
-        code = "SENDBACK" if resubmit_action(definition, state.code) else "PENDING"
+        code = "SENDBACK" if applications.resubmit_action(definition, state.code) else "PENDING"
     return Status(code=code, title=_text(state.label))
 
 
@@ -447,7 +440,15 @@ async def _attach(
         previous = await session.get(ApplicationDocument, data[field_name]) if data.get(field_name) else None
         if previous is not None and previous.application_id == application.id:
             previous.replaced_at = now
-        row.application_id = application.id
+        # Claimed with a conditional UPDATE: two requests attaching one upload cannot both win.
+        claimed = await session.execute(
+            update(ApplicationDocument)
+            .where(ApplicationDocument.id == row.id,
+                   or_(ApplicationDocument.application_id.is_(None), ApplicationDocument.application_id == application.id))
+            .values(application_id=application.id)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ValidationFailed(NO_SUCH_UPLOAD, field="documentUrls")
         data[field_name] = row.id
     application.data, application.updated_at = data, now
 
@@ -466,7 +467,7 @@ async def _submit(
         if application.state == DRAFT:
             await applications.submit(session, application=application, definition=definition, caller=caller)
             return
-        action = resubmit_action(definition, application.state)
+        action = applications.resubmit_action(definition, application.state)
         if action is None:
             raise Conflict(N_("This application is not waiting to be submitted."), code="not_submittable")
         await workflow.act(session, application=application, definition=definition, caller=caller, action_code=action)
