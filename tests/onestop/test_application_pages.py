@@ -50,6 +50,9 @@ async def test_the_apply_page_says_what_is_fetched_from_whom_and_why(client, one
     assert page.status_code == 200
     assert "TH/GOV/DOPA/civil-registry" in page.text and "TH/GOV/DBD/company-registry" in page.text
     assert "Purpose" in page.text and "withdraw your consent" in page.text
+    assert 'value="yes" checked' not in page.text  # consent is an active choice
+    unanswered = await _post(client, "/services/food-shop-permit/apply?lang=en", {})
+    assert unanswered.status_code == 422 and "Choose whether govhub may fetch" in unanswered.text
 
 
 async def test_prefilled_values_are_verified_and_cannot_be_changed(client, onestop_demo):

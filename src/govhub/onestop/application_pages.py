@@ -62,6 +62,15 @@ async def apply_start(
 ) -> Response:
     """Start a draft; with consent, fill it from the registries through the exchange."""
     service, definition = await _service_and_definition(session, code)
+    plan = await applications.prefill_plan(session, definition, caller)
+    if any(source.available for source in plan) and consent not in ("yes", "no"):
+        # Consent to share personal data is an active choice (PDPA): nothing is pre-selected.
+        error = ValidationFailed(N_("Choose whether govhub may fetch this information for you."), field="consent")
+        drafts = await repository.drafts_of(session, caller.account.id, service.id)
+        return render(request, "onestop/apply.html", {
+            "service": service, "manual": definition, "plan": plan, "drafts": drafts,
+            "purpose": applications.purpose_of(definition), "error": error.translated(), "error_field": "consent",
+        }, status_code=422)
     application = await applications.start(session, caller=caller, service=service, definition=definition)
     if consent == "yes":
         await applications.fill_from_exchange(session, application=application, caller=caller, definition=definition)
