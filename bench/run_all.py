@@ -29,6 +29,7 @@ BENCHMARKS = {
     "sign_in": HERE / "bench_sign_in.py",
     "oidc_token": HERE / "bench_oidc_token.py",
     "exchange": HERE / "bench_exchange.py",
+    "onestop": HERE / "bench_onestop.py",
 }
 
 
@@ -82,6 +83,9 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     exchange = results.get("exchange")
     if exchange:
         rows.extend(_exchange_rows(exchange))
+    onestop = results.get("onestop")
+    if onestop:
+        rows.extend(_onestop_rows(onestop))
     return rows
 
 
@@ -130,6 +134,47 @@ def _exchange_rows(exchange: dict[str, Any]) -> list[tuple[str, ...]]:
             "", "", "0" if verify["ok"] else "1", "", f"{verify['seconds']:.1f} s; reading alone {verify['read_rate']:.0f} records/s",
             f"{verify['peak_rss_kib'] / 1024:.0f}", f"{verify['other_cpu_pct']:.0f}%",
         ))
+    return rows
+
+
+def _onestop_rows(onestop: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Applications with and without GDX prefill, officers' actions, catalog search."""
+    rows: list[tuple[str, ...]] = []
+    phases = onestop["phases"]
+    config = f"W={onestop['workers']} C={onestop['concurrency']}"
+    memory = f"{onestop['memory_max_mib']:.0f}/{onestop['memory_sum_mib']:.0f}"
+    prefill, typed, healthz = phases["prefill"], phases["typed"], phases["healthz"]
+    for label, phase, note in (
+        ("one-stop application, GDX prefill (11 requests)", prefill,
+         f"same flow typed, no GDX: {_fmt(typed['rate'])}/s; /healthz {healthz['rate']:.0f} req/s"),
+        ("one-stop application, values typed (baseline)", typed, "consent=no: no consent, no exchange calls"),
+    ):
+        submit, apply = phase["timings"]["submit"], phase["timings"]["apply"]
+        rows.append((
+            label, config, f"{_fmt(phase['rate'])} applications/s", _fmt(phase["p50_ms"], 0), _fmt(phase["p99_ms"], 0),
+            str(phase["failures"]), _fmt(phase["server_cpu_ms_per_op"] or float("nan")),
+            f"{note}; POST submit p50/p99 {_fmt(submit['p50_ms'], 0)}/{_fmt(submit['p99_ms'], 0)} ms,"
+            f" POST apply {_fmt(apply['p50_ms'], 0)}/{_fmt(apply['p99_ms'], 0)} ms", memory,
+            f"{phase['other_cpu_pct']:.0f}%",
+        ))
+    officers = phases["officers"]
+    rows.append((
+        "one-stop officer action (POST, then the case page)", config, f"{_fmt(officers['actions_rate'])} actions/s",
+        _fmt(officers["action_p50_ms"], 0), _fmt(officers["action_p99_ms"], 0), str(officers["failures"]),
+        _fmt((officers["server_cpu_ms_per_op"] or float("nan")) / 4),
+        "accept, inspected, approve, confirm_payment by 3 officers; CPU: a case's 12 requests / 4", memory,
+        f"{officers['other_cpu_pct']:.0f}%",
+    ))
+    big, small = phases["search_big"], phases["search_demo"]
+    catalog = onestop["catalog"]
+    rows.append((
+        f"catalog search, {catalog['services']:,} services", config, f"{_fmt(big['rate'])} req/s",
+        _fmt(big["p50_ms"], 0), _fmt(big["p99_ms"], 0), str(big["failures"]),
+        _fmt(big["server_cpu_ms_per_op"] or float("nan")),
+        f"demo catalog (34): {_fmt(small['rate'])} req/s, p99 {_fmt(small['p99_ms'], 0)} ms; PostgreSQL"
+        f" {_fmt(big['database_cpu_ms_per_op'] or float('nan'))} ms/req; {catalog['services'] - 34:,} loaded in"
+        f" {catalog['load_s']:.0f} s", memory, f"{big['other_cpu_pct']:.0f}%",
+    ))
     return rows
 
 
