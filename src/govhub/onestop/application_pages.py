@@ -62,7 +62,8 @@ async def apply_start(
 ) -> Response:
     """Start a draft; with consent, fill it from the registries through the exchange."""
     service, definition = await _service_and_definition(session, code)
-    plan = await applications.prefill_plan(session, definition, caller)
+    keys = await applications.proven_keys(session, caller)
+    plan = await applications.prefill_plan(session, definition, caller, keys)
     if any(source.available for source in plan) and consent not in ("yes", "no"):
         # Consent to share personal data is an active choice (PDPA): nothing is pre-selected.
         error = ValidationFailed(N_("Choose whether govhub may fetch this information for you."), field="consent")
@@ -71,9 +72,10 @@ async def apply_start(
             "service": service, "manual": definition, "plan": plan, "drafts": drafts,
             "purpose": applications.purpose_of(definition), "error": error.translated(), "error_field": "consent",
         }, status_code=422)
-    application = await applications.start(session, caller=caller, service=service, definition=definition)
+    application = await applications.start(session, caller=caller, service=service, definition=definition, keys=keys)
     if consent == "yes":
-        await applications.fill_from_exchange(session, application=application, caller=caller, definition=definition)
+        await applications.fill_from_exchange(session, application=application, caller=caller, definition=definition,
+                                              plan=plan)
     else:
         application.prefill_status = "declined"
     return see_other(f"/applications/{application.id}/form/0")

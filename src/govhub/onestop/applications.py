@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,9 @@ from govhub.kit.i18n import N_
 from govhub.onestop import documents, forms, repository, tracking
 from govhub.onestop.definitions import Prefill, ServiceDefinition
 from govhub.onestop.models import Application, ApplicationDocument, ApplicationEvent, PublicService
+
+if TYPE_CHECKING:
+    from govhub.exchange.models import ExchangeService
 
 DRAFT = "draft"
 # The subsystem each agency's one-stop back office uses to read other agencies' registries.
@@ -122,20 +125,23 @@ def _check_can_apply(account: Account, definition: ServiceDefinition) -> None:
         raise Forbidden(N_("Add your national ID or passport number to your account before applying."))
 
 
-async def start(session: AsyncSession, *, caller: Caller, service: PublicService, definition: ServiceDefinition) -> Application:
-    """A new draft under the service's current manual."""
+async def start(
+    session: AsyncSession, *, caller: Caller, service: PublicService, definition: ServiceDefinition,
+    keys: dict[str, str] | None = None,
+) -> Application:
+    """A new draft under the service's current manual (`keys`: proven_keys, if already known)."""
     account = caller.account
     _check_can_apply(account, definition)
     version = await repository.version_of(session, service.id, service.current_version)
     if version is None or not service.is_active:
         raise NotFound()
     now = utcnow()
-    directs = await _verified_director(session, caller)
+    keys = await proven_keys(session, caller) if keys is None else keys
     application = Application(
         service_id=service.id, manual_version_id=version.id, agency_id=service.agency_id,
         applicant_account_id=account.id, applicant_name=account.full_name,
         applicant_id_hash=pii_hash(account.national_id or account.passport_number or ""),
-        juristic_id_hash=pii_hash(account.juristic_id) if directs and account.juristic_id else None,
+        juristic_id_hash=pii_hash(keys["juristic_id"]) if "juristic_id" in keys else None,
         state=DRAFT, waiting_on="", data={}, verified={}, consent_ids=[], created_at=now, updated_at=now, state_entered_at=now,
     )
     session.add(application)
@@ -157,30 +163,25 @@ class PrefillSource:
     provider_name: str = ""
     requires_consent: bool = False
     available: bool = True
+    service: ExchangeService | None = field(default=None, repr=False)
 
 
-async def _verified_director(session: AsyncSession, caller: Caller) -> bool:
-    """True if the caller's identity is verified (IAL2) and the registry lists them as a director."""
-    from govhub.exchange.service import directs_company
-
-    return caller.ial >= 2 and await directs_company(session, caller.account)
-
-
-async def key_value(session: AsyncSession, caller: Caller, key: str) -> str | None:
-    """The identifier a prefill reads by, only when it is proven to be the caller's own.
+async def proven_keys(session: AsyncSession, caller: Caller) -> dict[str, str]:
+    """The identifiers proven to be the caller's own, by prefill key (one registry lookup at most).
 
     A national ID typed at registration is a claim until identity proofing (IAL2) confirms it;
     a juristic person number, until the registry lists the person as the company's director.
     Without proof, prefilling would hand anyone another person's or company's record.
     """
+    from govhub.exchange.service import directs_company
+
     account = caller.account
-    if caller.ial < 2:
-        return None
-    if key == "national_id":
-        return account.national_id
-    if not await _verified_director(session, caller):
-        return None
-    return account.juristic_id if key == "juristic_id" else f"{account.juristic_id}-00000"
+    if caller.ial < 2 or not account.national_id:
+        return {}
+    keys = {"national_id": account.national_id}
+    if account.juristic_id and await directs_company(session, account):
+        keys.update(juristic_id=account.juristic_id, juristic_head_office=f"{account.juristic_id}-00000")
+    return keys
 
 
 def purpose_of(definition: ServiceDefinition) -> str:
@@ -188,10 +189,13 @@ def purpose_of(definition: ServiceDefinition) -> str:
     return f"one-stop application: {definition.code}"
 
 
-async def prefill_plan(session: AsyncSession, definition: ServiceDefinition, caller: Caller) -> list[PrefillSource]:
+async def prefill_plan(
+    session: AsyncSession, definition: ServiceDefinition, caller: Caller, keys: dict[str, str] | None = None,
+) -> list[PrefillSource]:
     """What the form will fetch through GDX for this applicant, grouped by exchange service."""
     from govhub.exchange import repository as exchange
 
+    keys = await proven_keys(session, caller) if keys is None else keys
     sources: dict[str, PrefillSource] = {}
     for page in definition.form.pages:
         for form_field in page.fields:
@@ -201,8 +205,7 @@ async def prefill_plan(session: AsyncSession, definition: ServiceDefinition, cal
             source = sources.get(prefill.gdx_service)
             if source is None:
                 provider_path, _, code = prefill.gdx_service.rpartition("/")
-                source = PrefillSource(prefill.gdx_service, provider_path, code, prefill.key,
-                                       await key_value(session, caller, prefill.key))
+                source = PrefillSource(prefill.gdx_service, provider_path, code, prefill.key, keys.get(prefill.key))
                 sources[prefill.gdx_service] = source
             source.fields[form_field.name] = prefill.field
     for source in sources.values():
@@ -211,6 +214,7 @@ async def prefill_plan(session: AsyncSession, definition: ServiceDefinition, cal
         if service is None or not service.is_active or not source.key_value:
             source.available = False
             continue
+        source.service = service
         source.title = service.title_th if _thai() else service.title_en
         source.provider_name = provider.name if provider else ""
         source.requires_consent = service.requires_consent
@@ -225,10 +229,12 @@ def _thai() -> bool:
 
 async def fill_from_exchange(
     session: AsyncSession, *, application: Application, caller: Caller, definition: ServiceDefinition,
+    plan: list[PrefillSource] | None = None,
 ) -> list[str]:
     """Record the applicant's consent, read each source through GDX, fill and mark the fields.
 
-    Returns the GDX services that could not be read (the applicant then types those fields).
+    `plan` is prefill_plan's answer when the caller already has it. Returns the GDX services
+    that could not be read (the applicant then types those fields).
     """
     from govhub.exchange import gateway
     from govhub.exchange import repository as exchange
@@ -237,17 +243,17 @@ async def fill_from_exchange(
 
     agency = await identity_repository.agency_by_id(session, application.agency_id)
     consumer = await exchange.subsystem_by_path(session, f"TH/GOV/{agency.code}/{ONESTOP_SUBSYSTEM}") if agency else None
-    plan = [source for source in await prefill_plan(session, definition, caller) if source.available]
+    if plan is None:
+        plan = await prefill_plan(session, definition, caller)
+    plan = [source for source in plan if source.available]
     if consumer is None or not plan:
         application.prefill_status = "failed" if plan else "none"
         return [source.gdx_service for source in plan]
     consents: dict[str, str] = {}
     for source in plan:
-        if source.requires_consent:
-            provider = await exchange.subsystem_by_path(session, source.provider_path)
-            service = await exchange.service_of(session, provider, source.service_code)  # type: ignore[arg-type]
+        if source.requires_consent and source.service is not None:
             consent = await gdx.give_consent(
-                session, account=caller.account, service=service, consumer=consumer,  # type: ignore[arg-type]
+                session, account=caller.account, service=source.service, consumer=consumer,
                 purpose=purpose_of(definition), fields=sorted(set(source.fields.values())), days=CONSENT_DAYS,
                 # A company's record is consented to by its (verified) director, for the company.
                 subject_id=None if source.key == "national_id" else caller.account.juristic_id,
