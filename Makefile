@@ -4,18 +4,25 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test install install-dev browser test-sqlite test-postgres bench lint clean
+.PHONY: demo test install install-dev fonts browser test-sqlite test-postgres bench lint clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11+ is required ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The fonts step runs after pip, because merging the font needs fontTools from the install.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	@$(MAKE) --no-print-directory fonts
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory fonts
+
+## fonts: fetch Sarabun (SIL OFL) for the e-documents; nothing to do once the TTFs exist
+fonts: $(BIN)/python
+	$(BIN)/python scripts/fetch_fonts.py
 
 ## demo: install, migrate, load demo data, print the demo accounts, serve on :8000
 demo: install
