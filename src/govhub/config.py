@@ -111,6 +111,29 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "no-reply@govhub.local"
 
+    # e-Payment. Callbacks are signed with HMAC-SHA256 over "<timestamp>.<body>" with the
+    # provider's shared secret, and refused outside this window (seconds) either side of now.
+    payment_bank_callback_secret: SecretStr = Field(default_factory=lambda: _local_secret("payment_bank_callback"))
+    payment_sandbox_secret: SecretStr = Field(default_factory=lambda: _local_secret("payment_sandbox"))
+    payment_callback_window_seconds: int = 300
+    # The sandbox bank (a page that plays the bank) exists only when this is on; never in production.
+    payment_sandbox_enabled: bool = True
+    # Days a bill stays payable.
+    bill_due_days: int = 15
+    # Largest bank statement accepted for reconciliation.
+    max_statement_bytes: int = 5 * 1024 * 1024
+
+    # e-Documents. Production loads each agency's signing certificate from
+    # <signing_pkcs12_dir>/<AGENCY CODE>.p12 (passphrase below); without it, the internal CA
+    # that `govhub demo` creates signs. An RFC 3161 timestamp is embedded when tsa_url is set.
+    signing_pkcs12_dir: str = ""
+    signing_pkcs12_passphrase: SecretStr = SecretStr("")
+    # PEM files of the CAs verification trusts, besides the internal CA (comma-separated).
+    signing_trust_roots: str = ""
+    tsa_url: str = ""
+    issued_document_store_path: str = str(VAR_DIR / "issued")
+    max_verify_upload_bytes: int = 10 * 1024 * 1024
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -132,6 +155,7 @@ class Settings(BaseSettings):
                     "GOVHUB_PII_HASH_KEY",
                     "GOVHUB_DATA_KEYS",
                     "GOVHUB_BASE_URL",
+                    "GOVHUB_PAYMENT_BANK_CALLBACK_SECRET",
                 )
                 if not os.environ.get(name)
             ]
@@ -140,6 +164,9 @@ class Settings(BaseSettings):
             if self.rate_limit_storage_url.startswith("memory"):
                 # Per-process counters would let each web worker allow the full rate.
                 raise ValueError("production requires GOVHUB_RATE_LIMIT_STORAGE_URL=redis://...")
+            if self.payment_sandbox_enabled:
+                # The sandbox bank marks bills paid on a click: never where real fees are due.
+                raise ValueError("production requires GOVHUB_PAYMENT_SANDBOX_ENABLED=false")
         return self
 
     @property

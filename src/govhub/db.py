@@ -172,6 +172,8 @@ MODEL_MODULES = (
     "govhub.exchange.evidence",
     "govhub.onestop.models",
     "govhub.notify.models",
+    "govhub.payments.models",
+    "govhub.documents.models",
 )
 
 

@@ -211,6 +211,10 @@ class State(_Strict):
     final: bool = False
     # Whose turn it is: the applicant's (returned for corrections, fee to pay) or the agency's.
     actor: Literal["agency", "applicant"] = "agency"
+    # Entering this state opens a bill for the manual's fees; its "payment" action leaves it.
+    bill: bool = False
+    # Entering this state issues the service's signed e-document (see IssuedDocument).
+    issue: bool = False
 
 
 class Action(_Strict):
@@ -224,6 +228,11 @@ class Action(_Strict):
     comment_required: bool = False
     # The Licensing Facilitation Act allows one return for incompleteness per application.
     once: bool = False
+
+
+# The role govhub itself takes when a case's bill is paid: no person holds it, so only a
+# verified payment callback can move a case out of a state that waits for a fee.
+PAYMENT_ROLE = "payment"
 
 
 class Workflow(_Strict):
@@ -252,11 +261,48 @@ class Workflow(_Strict):
                 raise ValueError(f"action {action.code!r} leaves a final state")
         if not any(state.final for state in self.states):
             raise ValueError("the workflow has no final state")
+        self._payments_consistent()
         return self
+
+    def _payments_consistent(self) -> None:
+        for state in self.states:
+            paid = [a for a in self.actions if state.code in a.from_states and PAYMENT_ROLE in a.roles]
+            if state.bill and len(paid) != 1:
+                raise ValueError(f"state {state.code!r} bills a fee: exactly one action with role 'payment' must leave it")
+            if state.bill and state.final:
+                raise ValueError(f"state {state.code!r} bills a fee, so it cannot be final")
+        for action in self.actions:
+            if PAYMENT_ROLE in action.roles and (
+                action.roles != [PAYMENT_ROLE] or not all(self.state(code).bill for code in action.from_states)
+            ):
+                raise ValueError(f"action {action.code!r}: role 'payment' is alone and only leaves billing states")
+
+    def payment_action(self, state_code: str) -> Action | None:
+        """The action a paid bill takes from this state (None if the state bills nothing)."""
+        return next((a for a in self.actions if state_code in a.from_states and PAYMENT_ROLE in a.roles), None)
 
     def state(self, code: str) -> State:
         """The state with this code."""
         return next(state for state in self.states if state.code == code)
+
+
+class DocumentLine(_Strict):
+    """A line of the issued e-document: a label and the e-form field it shows."""
+
+    label: Text
+    field: Annotated[str, Field(pattern=FIELD_NAME)]
+
+
+class IssuedDocument(_Strict):
+    """The template of the e-license or e-certificate a service issues."""
+
+    kind: Literal["license", "certificate"] = "license"
+    title: Text
+    # The holder's name is read from this e-form field (else the applicant's account name).
+    holder_field: Annotated[str | None, Field(pattern=FIELD_NAME)] = None
+    lines: list[DocumentLine] = Field(default_factory=list, max_length=30)
+    valid_days: int | None = Field(default=None, ge=1, le=36500)  # None: no expiry
+    note: Text | None = None
 
 
 class ServiceDefinition(_Strict):
@@ -279,6 +325,7 @@ class ServiceDefinition(_Strict):
     channels: list[Text] = Field(min_length=1)
     form: EForm
     workflow: Workflow
+    document: IssuedDocument | None = None
 
     @field_validator("keywords")
     @classmethod
@@ -294,6 +341,14 @@ class ServiceDefinition(_Strict):
             for field in page.fields:
                 if field.widget == "file" and field.document not in documents:
                     raise ValueError(f"file field {field.name!r} must name one of the manual's documents")
+        fields = {field.name for page in self.form.pages for field in page.fields}
+        if self.document is not None:
+            named = [line.field for line in self.document.lines] + [self.document.holder_field or ""]
+            unknown = {name for name in named if name and name not in fields}
+            if unknown:
+                raise ValueError(f"the issued document shows fields the form lacks: {sorted(unknown)}")
+        if any(state.bill for state in self.workflow.states) and not self.fees:
+            raise ValueError("the workflow bills a fee but the manual lists none")
         return self
 
     @property

@@ -47,7 +47,13 @@ def is_valid(text: str) -> bool:
 
 async def next_number(session: AsyncSession, *, agency_code: str, year_be: int) -> str:
     """Claim the next running number of the agency's year (one upsert; concurrent-safe)."""
-    values = {"agency_code": agency_code, "year_be": year_be, "last_number": 1}
+    number = await claim_running_number(session, counter=agency_code, year_be=year_be)
+    return format_number(agency_code, year_be, number)
+
+
+async def claim_running_number(session: AsyncSession, *, counter: str, year_be: int) -> int:
+    """Claim the next number of a named yearly counter (bills use one too); one upsert."""
+    values = {"agency_code": counter, "year_be": year_be, "last_number": 1}
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
@@ -59,7 +65,4 @@ async def next_number(session: AsyncSession, *, agency_code: str, year_be: int) 
         )
         .returning(TrackingCounter.last_number)
     )
-    number = (await session.execute(statement)).scalar_one()
-    return format_number(agency_code, year_be, number)
-
-
+    return (await session.execute(statement)).scalar_one()

@@ -18,9 +18,10 @@ from govhub.identity.auth import Caller
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from govhub.kit.i18n import N_
-from govhub.onestop import applications, notices
+from govhub.identity.models import Account
+from govhub.onestop import applications, fees, notices
 from govhub.onestop.applications import DRAFT
-from govhub.onestop.definitions import Action, ServiceDefinition
+from govhub.onestop.definitions import PAYMENT_ROLE, Action, ServiceDefinition
 from govhub.onestop.models import Application, ApplicationEvent
 
 APPLICANT = "applicant"
@@ -95,12 +96,26 @@ async def act(
     if role == APPLICANT and action.to == definition.workflow.initial:
         # Resubmitting: the form must be complete again, and the Act's clock starts anew.
         applications.check_complete(application, definition)
-    return await _move(session, application=application, definition=definition, caller=caller,
+    return await _move(session, application=application, definition=definition, actor=caller.account,
                        action=action, role=role, comment=comment)
 
 
+async def take_payment_action(session: AsyncSession, *, application: Application) -> ApplicationEvent | None:
+    """The case's bill was paid: take the action that leaves its billing state (govhub acts).
+
+    Only payments.callbacks calls this, after a verified callback credited the bill; a case
+    that has meanwhile left the billing state (withdrawn) is left as it is.
+    """
+    definition = await applications.definition_of(session, application)
+    action = definition.workflow.payment_action(application.state)
+    if action is None:
+        return None
+    return await _move(session, application=application, definition=definition, actor=None,
+                       action=action, role=PAYMENT_ROLE, comment="")
+
+
 async def _move(
-    session: AsyncSession, *, application: Application, definition: ServiceDefinition, caller: Caller,
+    session: AsyncSession, *, application: Application, definition: ServiceDefinition, actor: Account | None,
     action: Action, role: str, comment: str,
 ) -> ApplicationEvent:
     now = utcnow()
@@ -115,9 +130,10 @@ async def _move(
     if target.final:
         application.is_final, application.decided_at = True, now
     event = await applications.record_event(
-        session, application, actor=caller.account, role=role, action=action.code,
+        session, application, actor=actor, role=role, action=action.code,
         from_state=from_state, to_state=target.code, comment=comment,
     )
+    await fees.on_state_entered(session, application=application, definition=definition, state=target)
     if role != APPLICANT:
         template = "application_decided" if target.final else (
             "application_returned" if action.once else "application_state_changed")
