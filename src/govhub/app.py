@@ -43,6 +43,9 @@ from govhub.onestop import backoffice as onestop_backoffice
 from govhub.onestop import pages as onestop_pages
 from govhub.onestop import registration_api as onestop_registration_api
 from govhub.notify import pages as notify_pages
+from govhub.documents import pages as documents_pages
+from govhub.payments import api as payments_api
+from govhub.payments import pages as payments_pages
 from govhub.registries import api as registries_api
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
 from govhub.web import system
@@ -191,6 +194,9 @@ def create_app() -> FastAPI:
     app.include_router(onestop_backoffice.router)
     app.include_router(onestop_admin_pages.router)
     app.include_router(notify_pages.router)
+    app.include_router(payments_api.router)
+    app.include_router(payments_pages.router)
+    app.include_router(documents_pages.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)

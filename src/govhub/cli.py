@@ -93,6 +93,7 @@ def demo(
     from govhub.identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_identity
     from govhub.kit.observability import configure_logging
     from govhub.onestop.demo import load_demo_onestop
+    from govhub.payments.demo import load_demo_payments
 
     # The tables below are the output; per-record audit lines would bury them.
     configure_logging("WARNING", json=False)
@@ -104,6 +105,8 @@ def demo(
             people = await load_demo_exchange(session, persons=persons, companies=companies)
         async with unit_of_work() as session:
             await load_demo_onestop(session)
+        async with unit_of_work() as session:
+            await load_demo_payments(session)
         async with unit_of_work() as session:
             systems = [(s.client_path, s.oauth_client_id) for s in await list_subsystems(session)]
         return accounts, people, systems

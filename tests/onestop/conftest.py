@@ -12,6 +12,7 @@ from govhub.exchange.demo import load_demo_exchange
 from govhub.identity.demo import DEMO_PASSWORD, load_demo_identity
 from govhub.identity.models import AccountKind, OfficerRole
 from govhub.onestop.demo import load_demo_onestop
+from govhub.payments.demo import load_demo_payments
 from govhub.kit.clock import utcnow
 from tests import factories as f
 
@@ -30,6 +31,8 @@ async def onestop_demo() -> dict[str, Any]:
         people = await load_demo_exchange(session, persons=300, companies=60)
     async with unit_of_work() as session:
         await load_demo_onestop(session)
+    async with unit_of_work() as session:
+        await load_demo_payments(session)
     async with unit_of_work() as session:
         await verify_identity_of(session, SUDA)
     return {"people": people}

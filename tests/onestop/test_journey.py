@@ -42,7 +42,7 @@ STEPS = [
     ("Accept as complete", "Site inspection"),
     ("Record the inspection", "Under review"),
     ("Approve", "Fee to pay"),
-    ("Confirm payment", "Permit issued"),
+    ("Fee paid", "Permit issued"),
 ]
 # A different, valid PDF: the corrected floor plan.
 SCALED_PLAN = PDF.replace(b"endobj", b"endobj\n% drawn at 1:100 with kitchen, wash area and toilets\n", 1)
@@ -174,14 +174,19 @@ async def test_food_shop_permit_applied_returned_once_resubmitted_and_issued(app
     # A second return is refused (the Act allows one); so is a step out of order.
     again = await _post(officer, f"{actions}/return_incomplete?lang=en", {"comment": "ขอเอกสารเพิ่มอีก"})
     assert again.status_code == 409 and "can be returned for incompleteness only once" in _text(again)
-    early = await _post(officer, f"{actions}/confirm_payment?lang=en", {})
+    early = await _post(officer, f"{actions}/approve?lang=en", {})
     assert early.status_code == 409 and "not possible in the application's current state" in _text(early)
     assert (await _case(application_id)).state == "submitted"
 
-    # Accepted, inspected, approved, paid: the permit is issued.
-    for action, comment in (("accept", ""), ("inspected", INSPECTION), ("approve", ""), ("confirm_payment", "")):
+    # Accepted, inspected, approved: a bill for the fee is opened.
+    for action, comment in (("accept", ""), ("inspected", INSPECTION), ("approve", "")):
         done = await _post(officer, f"{actions}/{action}", {"comment": comment})
         assert done.status_code == 303, (action, done.text)
+    assert (await _case(application_id)).state == "awaiting_payment"
+    # No officer can mark the fee paid, not even a finance officer: only the bank's callback can.
+    refused = await _post(officer, f"{actions}/fee_paid?lang=en", {})
+    assert refused.status_code == 403 and (await _case(application_id)).state == "awaiting_payment"
+    await pay_the_bill_in_the_sandbox(client, application_id)
     issued = await _case(application_id)
     assert issued.state == "issued" and issued.is_final and issued.decided_at is not None
     await officer.aclose()
@@ -237,6 +242,20 @@ async def test_food_shop_permit_applied_returned_once_resubmitted_and_issued(app
         assert personal not in shown, personal
 
 
+async def pay_the_bill_in_the_sandbox(client: httpx.AsyncClient, application_id: str) -> str:
+    """The applicant opens the bill from her tracking page and pays it at the sandbox bank; returns the bill id."""
+    tracking = await client.get(f"/applications/{application_id}?lang=en")
+    bill_id = re.search(r'href="/bills/([0-9a-f-]{36})"', tracking.text).group(1)  # type: ignore[union-attr]
+    bill_page = await client.get(f"/bills/{bill_id}?lang=en")
+    assert "2,000.00" in bill_page.text and f"/bills/{bill_id}/qr.svg" in bill_page.text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', bill_page.text).group(1)  # type: ignore[union-attr]
+    started = await _post(client, f"/bills/{bill_id}/pay", {"idempotency_key": key, "provider": "sandbox"})
+    assert started.status_code == 303 and started.headers["location"].startswith("/payments/sandbox/")
+    confirmed = await _post(client, started.headers["location"], {"choice": "confirm"})
+    assert confirmed.headers["location"] == f"/bills/{bill_id}?result=credited"
+    return bill_id
+
+
 async def _submitted_by_suda(client: httpx.AsyncClient) -> str:
     """Suda's application for a food-shop permit, submitted through her pages; returns its id."""
     await sign_in_demo(client, SUDA)
@@ -285,11 +304,11 @@ async def test_an_officer_cannot_act_for_the_applicant_nor_out_of_order(app, cli
     officer = await officer_of(app, "NBM", OfficerRole.REVIEWER, OfficerRole.APPROVER, OfficerRole.FINANCE)
     try:
         actions = f"/backoffice/applications/{application_id}/actions"
-        for action in ("withdraw", "resubmit"):
+        for action in ("withdraw", "resubmit", "fee_paid"):
             refused = await _post(officer, f"{actions}/{action}?lang=en", {})
             assert refused.status_code == 403 and "Your role does not allow this action." in refused.text, action
         assert (await _post(officer, f"/applications/{application_id}/actions/withdraw", {})).status_code == 404
-        for action in ("approve", "inspected", "confirm_payment"):
+        for action in ("approve", "inspected"):
             refused = await _post(officer, f"{actions}/{action}?lang=en", {"comment": "ผ่าน"})
             assert refused.status_code == 409 and "not possible in the application's current state" in _text(refused), action
         async with unit_of_work() as session:

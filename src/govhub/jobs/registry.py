@@ -9,6 +9,8 @@ JOB_MODULES = (
     "govhub.exchange.jobs",
     "govhub.onestop.notices",
     "govhub.notify.delivery",
+    "govhub.payments.jobs",
+    "govhub.documents.issuing",
 )
 
 

@@ -23,6 +23,8 @@ from govhub.kit.clock import utcnow
 from govhub.kit.crypto import pii_hash
 from govhub.kit.errors import AppError, NotFound, ValidationFailed
 from govhub.kit.i18n import N_
+from govhub.documents import issuing
+from govhub.payments import bills
 from govhub.onestop import applications, forms, repository, tracking, workflow
 from govhub.onestop.applications import DRAFT, FormInvalid
 from govhub.onestop.definitions import ServiceDefinition
@@ -244,6 +246,8 @@ async def tracking_page(request: Request, application_id: str, session: SessionD
         "actions": [item.action for item in allowed if item.action.code != applications.returned_to_applicant(application, definition)],
         "resubmit": applications.returned_to_applicant(application, definition),
         "agency": await agency_by_id(session, application.agency_id), "now": utcnow(),
+        "bills": await bills.bills_of_application(session, application.id),
+        "issued": await issuing.documents_of_application(session, application.id),
     })
 
 

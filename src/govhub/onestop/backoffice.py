@@ -22,6 +22,8 @@ from govhub.identity.models import role_label
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, gettext
+from govhub.documents import issuing
+from govhub.payments import bills
 from govhub.onestop import applications, documents, repository, tracking, workflow
 from govhub.onestop.definitions import ServiceDefinition
 from govhub.onestop.models import Application
@@ -170,7 +172,9 @@ async def _case_context(
         "agency": await identity_repository.agency_by_id(session, application.agency_id), "now": now,
         "decision_late": bool(application.decision_due_at and not application.is_final
                               and application.decision_due_at < now),
-        "done": gettext(DONE[done]) if done in DONE else None, "posted": {}, "error_form": None, **extra,
+        "done": gettext(DONE[done]) if done in DONE else None, "posted": {}, "error_form": None,
+        "bills": await bills.bills_of_application(session, application.id),
+        "issued": await issuing.documents_of_application(session, application.id), **extra,
     }
 
 
