@@ -46,6 +46,7 @@ from govhub.notify import pages as notify_pages
 from govhub.documents import pages as documents_pages
 from govhub.payments import api as payments_api
 from govhub.payments import pages as payments_pages
+from govhub.payments import reconcile_pages as payments_reconcile_pages
 from govhub.registries import api as registries_api
 from govhub.kit.observability import RequestObservabilityMiddleware, configure_logging, get_logger, request_id_var
 from govhub.web import system
@@ -57,7 +58,7 @@ log = get_logger("govhub.app")
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
 API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/registration/", "/gdx/r1/", "/gdx/evidence")
 # Routes that accept uploaded documents (they get GOVHUB_MAX_UPLOAD_BODY_BYTES).
-UPLOAD_PATHS = re.compile(r"^/(applications/[^/]+/form/\d+|registration/documents)$")
+UPLOAD_PATHS = re.compile(r"^/(applications/[^/]+/form/\d+|registration/documents|verify|backoffice/payments/reconcile)$")
 # JSON routes under /gdx/ beside the portal's pages (/gdx/catalog, /gdx/services...).
 API_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/gdx/listClients")
 
@@ -196,6 +197,7 @@ def create_app() -> FastAPI:
     app.include_router(notify_pages.router)
     app.include_router(payments_api.router)
     app.include_router(payments_pages.router)
+    app.include_router(payments_reconcile_pages.router)
     app.include_router(documents_pages.router)
 
     # Outermost last: observability sees every response, including error pages.
