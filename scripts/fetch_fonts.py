@@ -87,8 +87,8 @@ def npm_pack() -> bytes:
     if npm is None:
         raise FetchFailed(f"cannot download {TARBALL_URL} and npm is not installed")
     with tempfile.TemporaryDirectory() as work:
-        subprocess.run([npm, "pack", f"{PACKAGE}@{VERSION}"], cwd=work, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([npm, "pack", "--loglevel=error", f"{PACKAGE}@{VERSION}"], cwd=work,
+                       check=True, stdout=subprocess.DEVNULL)
         (packed,) = Path(work).glob("*.tgz")
         return packed.read_bytes()
 

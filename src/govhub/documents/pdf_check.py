@@ -20,17 +20,15 @@ from govhub.documents.signing import run_sync
 
 @dataclass(frozen=True)
 class SignatureCheck:
-    """What a verifier learns from a PDF's last signature; `problem` says why it is not OK.
-
-    `intact`: the signed bytes hash to the digest the signature covers. `valid`: that, and the
-    signature over that digest verifies with the signer's key (pyHanko's `valid` alone would
-    say yes for a changed document whose signature bytes are untouched). `trusted`: valid,
-    and the certificate chains to one of the trust roots.
-    """
+    """What a verifier learns from a PDF's last signature; `problem` says why it is not OK."""
 
     signed: bool
+    # the signed bytes hash to the digest that the signature covers
     intact: bool = False
+    # intact, and the signature verifies with the signer's key (pyHanko's `valid` alone says
+    # yes for a changed document whose signature bytes are untouched)
     valid: bool = False
+    # valid, and the certificate chains to one of the trust roots
     trusted: bool = False
     covers_whole_document: bool = False
     signer_subject: str | None = None

@@ -162,17 +162,14 @@ class _DocumentPdf(FPDF):
               f"    หน้า / Page {self.page_no()}", size=8, width=caption_width, align="R", color=GREY)
 
 
+# fpdf2 gives all of a cluster's characters to its first glyph and no Unicode to the rest, so
+# text extraction prints a stray letter for the second glyph of sara am ("น้ำB"). Here a
+# cluster's characters are spread over its glyphs in logical order (the last glyph takes what
+# is left); a cluster with more glyphs than characters (ำ drawn as nikhahit and sara aa) maps
+# each glyph to its own character when together they spell the same text under NFKC.
 def glyph_texts(clusters: Sequence[int], text: str,
                 own_text: Callable[[int], str | None]) -> list[str]:
-    """The characters each shaped glyph stands for, so that text extraction reads `text` back.
-
-    fpdf2 gives all of a cluster's characters to its first glyph and no Unicode to the rest,
-    so extractors print a stray letter for the second glyph of sara am ("น้ำB"). Here a
-    cluster's characters are spread over its glyphs in logical order (the last glyph takes
-    what is left); a cluster with more glyphs than characters (ำ drawn as nikhahit and sara
-    aa) maps each glyph to its own character when together they spell the same text under
-    NFKC, and otherwise keeps fpdf2's mapping. `own_text(i)` is glyph i's character, if any.
-    """
+    """The text each shaped glyph stands for; `own_text(i)` is glyph i's cmap character, if any."""
     starts = sorted(set(clusters))
     ends = dict(zip(starts, [*starts[1:], len(text)], strict=True))
     texts: list[str] = []

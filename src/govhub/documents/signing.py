@@ -56,11 +56,10 @@ class PdfSigner:
         return cls.from_key(*load_pkcs12(data, passphrase))
 
 
+# The PKCS#11 session stays open for as long as the signer is in use: opening one per
+# signature would log in to the HSM every time.
 def pkcs11_signer(module_path: str, token_label: str, key_label: str, pin: str) -> PdfSigner:
-    """A signer whose key stays in an HSM; the certificate is read from the token (same label).
-
-    The PKCS#11 session stays open for as long as the signer is in use.
-    """
+    """A signer whose key stays in an HSM; the certificate is read from the token (same label)."""
     try:
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign import pkcs11
