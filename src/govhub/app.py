@@ -56,7 +56,7 @@ from govhub.web.templating import STATIC_DIR, render
 log = get_logger("govhub.app")
 
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
-API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/registration/", "/gdx/r1/", "/gdx/evidence")
+API_PREFIXES = ("/api/", "/payments/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/registration/", "/gdx/r1/", "/gdx/evidence")
 # Routes that accept uploaded documents (they get GOVHUB_MAX_UPLOAD_BODY_BYTES).
 UPLOAD_PATHS = re.compile(r"^/(applications/[^/]+/form/\d+|registration/documents|verify|backoffice/payments/reconcile)$")
 # JSON routes under /gdx/ beside the portal's pages (/gdx/catalog, /gdx/services...).

@@ -250,7 +250,7 @@ async def pay_the_bill_in_the_sandbox(client: httpx.AsyncClient, application_id:
     assert "2,000.00" in bill_page.text and f"/bills/{bill_id}/qr.svg" in bill_page.text
     key = re.search(r'name="idempotency_key" value="([^"]+)"', bill_page.text).group(1)  # type: ignore[union-attr]
     started = await _post(client, f"/bills/{bill_id}/pay", {"idempotency_key": key, "provider": "sandbox"})
-    assert started.status_code == 303 and started.headers["location"].startswith("/payments/sandbox/")
+    assert started.status_code == 303 and started.headers["location"].startswith("/sandbox-bank/")
     confirmed = await _post(client, started.headers["location"], {"choice": "confirm"})
     assert confirmed.headers["location"] == f"/bills/{bill_id}?result=credited"
     return bill_id

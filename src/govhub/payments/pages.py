@@ -16,7 +16,7 @@ from govhub.db import SessionDep
 from govhub.identity.auth import SignedIn
 from govhub.identity.repository import agency_by_id
 from govhub.documents.models import IssuedDocument
-from govhub.kit.errors import AppError
+from govhub.kit.errors import AppError, NotFound
 from govhub.kit.i18n import N_, gettext
 from govhub.kit.clock import utcnow
 from govhub.kit.ids import new_id
@@ -111,14 +111,14 @@ async def pay(
     return see_other(url or f"/bills/{bill.id}")
 
 
-@router.get("/payments/sandbox/{attempt_id}")
+@router.get("/sandbox-bank/{attempt_id}")
 async def sandbox_page(request: Request, attempt_id: str, session: SessionDep, caller: SignedIn) -> HTMLResponse:
     """The sandbox bank: confirm, reject, or let the payment time out."""
     attempt, bill = await providers.sandbox_attempt(session, caller=caller, attempt_id=attempt_id)
     return render(request, "payments/sandbox.html", {"attempt": attempt, "bill": bill})
 
 
-@router.post("/payments/sandbox/{attempt_id}")
+@router.post("/sandbox-bank/{attempt_id}")
 async def sandbox_answer(
     request: Request, attempt_id: str, session: SessionDep, caller: SignedIn,
     choice: Annotated[str, Form(max_length=16)] = "",
@@ -152,15 +152,17 @@ async def cancel_bill(
     return see_other(f"/bills/{bill_id}")
 
 
-@router.post("/payments/{payment_id}/refund")
+@router.post("/bills/{bill_id}/refunds")
 async def refund(
-    request: Request, payment_id: str, session: SessionDep, caller: SignedIn,
-    reason: Annotated[str, Form(max_length=4000)] = "",
+    request: Request, bill_id: str, session: SessionDep, caller: SignedIn,
+    payment_id: Annotated[str, Form(max_length=36)] = "", reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    """A finance officer records a refund of a payment, with the reason."""
-    payment, bill = await refunds.payment_for_finance(session, caller=caller, payment_id=payment_id)
-    bill_id = bill.id
+    """A finance officer records a refund of one of the bill's payments, with the reason."""
+    bill = await bills.for_reader(session, caller, bill_id)
     try:
+        payment, owner = await refunds.payment_for_finance(session, caller=caller, payment_id=payment_id)
+        if owner.id != bill.id:
+            raise NotFound()
         await refunds.record_refund(session, caller=caller, payment_id=payment.id, reason=reason)
     except AppError as error:
         return await form_error(request, session, "payments/bill.html", error,

@@ -57,7 +57,7 @@ class SandboxProvider:
 
     def start_url(self, attempt: PaymentAttempt) -> str | None:
         """The sandbox bank's page for this attempt."""
-        return f"/payments/sandbox/{attempt.id}"
+        return f"/sandbox-bank/{attempt.id}"
 
 
 def provider(name: str) -> PaymentProvider:
