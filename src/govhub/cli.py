@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govhub.config import get_settings
+from govhub.payments.cli import payments_app
 
 app = typer.Typer(help="govhub: digital government platform", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
@@ -20,6 +21,9 @@ evidence_app = typer.Typer(help="The GDX evidence log", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
 catalog_app = typer.Typer(help="The one-stop service's public-service catalog", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(payments_app, name="payments")
+documents_app = typer.Typer(help="e-Documents: the internal CA and agencies' signing keys", no_args_is_help=True)
+app.add_typer(documents_app, name="documents")
 console = Console()
 
 
@@ -227,3 +231,27 @@ def catalog_load(
 
 if __name__ == "__main__":
     app()
+
+
+@documents_app.command("init-ca")
+def documents_init_ca() -> None:
+    """Create the internal document CA and a signing key for every agency (where none is configured)."""
+    from govhub.db import unit_of_work
+    from govhub.documents import keys
+    from sqlalchemy import select
+
+    from govhub.identity.models import Agency
+
+    async def run() -> list[str]:
+        async with unit_of_work() as session:
+            authority = await keys.ensure_internal_ca(session)
+            agencies = (await session.scalars(select(Agency).where(Agency.is_active.is_(True)))).all()
+            for agency in agencies:
+                await keys.ensure_agency_key(session, agency)
+            return [authority.certificate_pem, *sorted(agency.code for agency in agencies)]
+
+    pem, *codes = asyncio.run(run())
+    console.print(f"Internal CA ready; signing keys for {len(codes)} agencies: {', '.join(codes)}")
+    console.print("Give verifiers this CA certificate (PEM):")
+    console.print(pem, markup=False, highlight=False)
+

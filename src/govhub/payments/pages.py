@@ -129,6 +129,7 @@ async def sandbox_answer(
                                                  choice=providers.sandbox_choice(choice))
     except AppError as error:
         async def context() -> dict[str, Any]:
+            await session.refresh(caller.account)
             attempt, bill = await providers.sandbox_attempt(session, caller=caller, attempt_id=attempt_id)
             return {"attempt": attempt, "bill": bill}
         return await form_error(request, session, "payments/sandbox.html", error, context)
@@ -171,5 +172,7 @@ async def refund(
 
 
 async def _fresh_context(session: SessionDep, caller: Any, bill_id: str) -> dict[str, Any]:
+    """The bill page's context after form_error's rollback, which expired the caller's account too."""
+    await session.refresh(caller.account)
     bill = await bills.for_reader(session, caller, bill_id)
     return await bill_context(session, caller, bill)
