@@ -128,6 +128,9 @@ async def test_approved_billed_paid_issued_verified_and_revoked(app, client, one
     assert "Revoked" in page.text and reason in page.text
     again = await _post(officer, f"/documents/{license_.id}/revoke?lang=en", {"reason": "อีกครั้ง"})
     assert again.status_code == 409
+    # The revocation is in the case's history, for the holder too.
+    history = await client.get(f"/applications/{application_id}?lang=en")
+    assert "Document revoked" in history.text and f"{license_.number}: {reason}" in history.text
     await officer.aclose()
 
 

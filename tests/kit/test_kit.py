@@ -181,3 +181,15 @@ async def test_rate_limits_shared_through_redis(monkeypatch):
             assert any(key.encode() in k for k in redis.Redis.from_url(url).keys("*"))
         finally:
             ratelimit._limiter.cache_clear()
+
+
+def test_days_are_shown_in_bangkok_with_buddhist_era_years():
+    from datetime import date
+
+    from govhub.kit.clock import format_day
+
+    assert format_day(date(2026, 11, 24), "th") == "24 พ.ย. 2569"
+    assert format_day("2026-11-24", "en") == "24 Nov 2026"
+    # 20:00 UTC is already the next day in Bangkok.
+    assert format_day("2026-11-24T20:00:00+00:00", "th") == "25 พ.ย. 2569"
+    assert format_day(None, "th") == ""

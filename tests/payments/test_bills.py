@@ -150,3 +150,12 @@ async def test_finance_cancels_an_open_bill_and_it_can_no_longer_be_paid(app, cl
     assert "Cancelled" in page.text and "ออกใบแจ้งผิดจำนวน" in page.text and "qr.svg" not in page.text
     assert (await client.get(f"/bills/{bill.id}/qr.svg")).status_code == 404
     await finance.aclose()
+
+
+async def test_the_qr_image_is_a_standalone_svg_of_the_payload(client, onestop_demo):
+    """Served as a file, the SVG needs its namespace or browsers draw nothing."""
+    bill = await open_bill_for_suda()
+    await sign_in_demo(client, SUDA)
+    image = await client.get(f"/bills/{bill.id}/qr.svg")
+    assert image.status_code == 200 and image.headers["content-type"].startswith("image/svg+xml")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in image.text and image.text.lstrip().startswith("<svg")

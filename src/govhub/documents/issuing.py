@@ -31,7 +31,7 @@ from govhub.kit.errors import Conflict, Forbidden, NotFound
 from govhub.kit.i18n import N_
 from govhub.kit.ids import new_id
 from govhub.kit.observability import get_logger
-from govhub.onestop.applications import definition_of
+from govhub.onestop.applications import definition_of, record_event
 from govhub.onestop.documents import LocalDocumentStore
 from govhub.onestop.models import Application
 from govhub.onestop.tracking import claim_running_number
@@ -80,10 +80,18 @@ def verify_url(document_id: str) -> str:
     return f"{get_settings().public_url}/verify/{document_id}"
 
 
-async def _number(session: AsyncSession, agency: Agency, kind: str, now: datetime) -> str:
+async def _number(agency: Agency, kind: str, now: datetime) -> str:
+    """Claim the document's number in a transaction of its own.
+
+    The counter row stays locked until its transaction ends; committing the claim at once
+    keeps that lock off the render and signing that follow (a tenth of a second each). A
+    document that then fails to issue leaves a gap in the numbers, which is allowed.
+    """
     year_be = now.astimezone(BANGKOK).year + BUDDHIST_ERA_OFFSET
     letter = KIND_LETTER[kind]
-    number = await claim_running_number(session, counter=f"DOC-{agency.code}-{letter}"[:32], year_be=year_be)
+    async with unit_of_work() as counter_session:
+        number = await claim_running_number(counter_session, counter=f"DOC-{agency.code}-{letter}"[:32],
+                                            year_be=year_be)
     return f"{agency.code}-{letter}-{year_be}-{number:06d}"
 
 
@@ -116,7 +124,7 @@ async def issue(session: AsyncSession, draft: Draft) -> IssuedDocument:
     if existing is not None:
         return existing
     now = utcnow()
-    document_id, number = new_id(), await _number(session, draft.agency, draft.kind, now)
+    document_id, number = new_id(), await _number(draft.agency, draft.kind, now)
     signer = await keys.signer_for(session, draft.agency)
     content = render.DocumentContent(
         document_id=number, kind=draft.kind, title_th=draft.title_th, title_en=draft.title_en,  # type: ignore[arg-type]
@@ -261,8 +269,22 @@ async def revoke(session: AsyncSession, *, caller: Caller, document_id: str, rea
         raise Conflict(N_("Only a valid document can be revoked."), code="document_not_valid")
     document.status, document.status_reason = DocumentStatus.REVOKED, reason
     document.status_changed_at, document.status_changed_by = utcnow(), caller.account.id
+    await _record_on_case(session, caller, document, "document_revoked", f"{document.number}: {reason}")
     await session.flush()
     return document
+
+
+async def _record_on_case(session: AsyncSession, caller: Caller, document: IssuedDocument, action: str,
+                          comment: str) -> None:
+    """Revoking or reissuing shows in the case's history, for the officers and the holder."""
+    if document.application_id is None:
+        return
+    application = await session.get(Application, document.application_id)
+    if application is None:
+        return
+    role = sorted(str(r) for r in caller.agency_roles.get(document.agency_id, set()) if r in REVOKERS | {OfficerRole.FINANCE})
+    await record_event(session, application, actor=caller.account, role=role[0] if role else "system", action=action,
+                       from_state=application.state, to_state=application.state, comment=comment)
 
 
 async def reissue(session: AsyncSession, *, caller: Caller, document_id: str, reason: str) -> IssuedDocument:
@@ -278,6 +300,7 @@ async def reissue(session: AsyncSession, *, caller: Caller, document_id: str, re
     fresh = await issue(session, await application_draft(session, application, generation=generation))
     document.status, document.status_reason, document.superseded_by_id = DocumentStatus.SUPERSEDED, reason, fresh.id
     document.status_changed_at, document.status_changed_by = utcnow(), caller.account.id
+    await _record_on_case(session, caller, document, "document_reissued", f"{document.number} → {fresh.number}: {reason}")
     await session.flush()
     return fresh
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -36,3 +36,16 @@ def format_datetime(value: datetime | None, locale: str, *, with_time: bool = Tr
     if with_time:
         text += f" {local:%H:%M}"
     return text
+
+
+def format_day(value: date | str | None, locale: str) -> str:
+    """A calendar day (or an ISO date string): '24 พ.ย. 2569' or '24 Nov 2026'."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        # A full timestamp is a moment: its day is the day in Bangkok.
+        value = datetime.fromisoformat(value).astimezone(BANGKOK).date() if len(value) > 10 else date.fromisoformat(value)
+    day = value
+    if locale == "th":
+        return f"{day.day} {THAI_MONTHS_ABBR[day.month - 1]} {day.year + BUDDHIST_ERA_OFFSET}"
+    return f"{day.day} {ENGLISH_MONTHS_ABBR[day.month - 1]} {day.year}"

@@ -25,7 +25,7 @@ from govhub.kit.i18n import N_, gettext
 from govhub.documents import issuing
 from govhub.payments import bills
 from govhub.onestop import applications, documents, repository, tracking, workflow
-from govhub.onestop.definitions import ServiceDefinition
+from govhub.onestop.definitions import PAYMENT_ROLE, ServiceDefinition
 from govhub.onestop.models import Application
 from govhub.onestop.repository import ActOn, QueueFilters
 from govhub.web.forms import see_other
@@ -149,6 +149,8 @@ def _actor_label(role: str) -> str:
         return gettext(N_("Applicant"))
     if role == "system":
         return gettext(N_("System"))
+    if role == PAYMENT_ROLE:
+        return gettext(N_("govhub (payment received)"))
     try:
         return role_label(role)  # type: ignore[arg-type]
     except KeyError:

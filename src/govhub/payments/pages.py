@@ -4,6 +4,7 @@ pages (a bill's payments, refunds, cancelling a bill).
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any
 
 import segno
@@ -90,8 +91,11 @@ async def bill_qr(bill_id: str, session: SessionDep, caller: SignedIn) -> Respon
     account = await session.get(ReceivingAccount, bill.receiving_account_id)
     if account is None or not bills.is_payable(bill):
         return Response(status_code=404)
-    svg = segno.make(bills.qr_payload(bill, account), error="m", micro=False).svg_inline(scale=6, border=4)
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+    # A standalone SVG file needs its xmlns (svg_inline leaves it out: browsers then show nothing).
+    svg = io.BytesIO()
+    segno.make(bills.qr_payload(bill, account), error="m", micro=False).save(
+        svg, kind="svg", scale=6, border=4, xmldecl=False)
+    return Response(svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/bills/{bill_id}/pay")

@@ -12,7 +12,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 
 from govhub.config import get_settings
 from govhub.kit import i18n
-from govhub.kit.clock import format_datetime
+from govhub.kit.clock import format_datetime, format_day
 from govhub.kit.crypto import mask_identifier
 from govhub.kit.csrf import CSRF_FIELD, csrf_token
 
@@ -67,6 +67,7 @@ def _build_environment() -> Environment:
     env.filters["datetime"] = lambda value, with_time=True: format_datetime(
         value, i18n.current_locale.get(), with_time=with_time
     )
+    env.filters["day"] = lambda value: format_day(value, i18n.current_locale.get())
     env.filters["mask"] = mask_identifier
     env.filters["baht"] = format_baht
     env.filters["local"] = local_text
