@@ -1,14 +1,19 @@
-"""Issue 4's journey in headless Chromium: a food-shop permit applied for, returned once, resubmitted, issued."""
+"""Issue 4's journey in headless Chromium: a food-shop permit applied for, returned once, resubmitted,
+approved, paid at the sandbox bank, issued as a signed e-license, verified, and revoked."""
 
 # The applicant uses the portal in Thai (the browser's language); the officer, in a second
 # browser, switches to English. Controls are found through their labels, roles and the
 # manual's own wording (field and action labels come from the catalog in both languages),
-# not through interface wording that translators may still change.
+# not through interface wording that translators may still change. Where the applicant's
+# step needs the interface's own wording (the bill, the bank, the verification page), it is
+# read from the Thai catalog the server uses (`th`): the test follows the translators, and
+# an untranslated message is shown, and found, in English.
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -20,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from govhub.identity.demo import DEMO_PASSWORD
+from govhub.kit.i18n import translations_for
 from tests.e2e.conftest import TIMEOUT_MS
 from tests.e2e.test_browser_journeys import expect_language, labelled, open_in
 from tests.factories import PASSWORD, email, national_id
@@ -45,11 +51,23 @@ STEPS = [
     ("accept", "ตรวจสถานที่", ""),
     ("inspected", "พิจารณา", INSPECTION),
     ("approve", "รอชำระค่าธรรมเนียม", ""),
-    ("confirm_payment", "ออกใบอนุญาตแล้ว", ""),
+    ("fee_paid", "ออกใบอนุญาตแล้ว", ""),  # taken by govhub when the bank's callback credits the bill
 ]
-# The manual's Thai labels of the officers' actions, as the applicant's timeline shows them.
+# The manual's Thai labels of the actions (officers', hers, govhub's), as the applicant's timeline shows them.
 ACTION_LABELS_TH = {"return_incomplete": "ส่งคืนเพื่อแก้ไขเอกสาร", "resubmit": "ส่งคำขออีกครั้ง", "accept": "รับคำขอ",
-                    "inspected": "บันทึกผลตรวจสถานที่", "approve": "อนุญาต", "confirm_payment": "ยืนยันการชำระเงิน"}
+                    "inspected": "บันทึกผลตรวจสถานที่", "approve": "อนุญาต", "fee_paid": "ชำระค่าธรรมเนียมแล้ว"}
+AWAITING_PAYMENT_TH, ISSUED_TH = "รอชำระค่าธรรมเนียม", "ออกใบอนุญาตแล้ว"  # the manual's "Fee to pay", "Permit issued"
+OFFICER_NAME = "วิชัย ตรวจสอบ"
+FEE_SATANG, FEE_SHOWN = 200_000, "2,000.00"
+LICENSE_TITLE_TH = "ใบอนุญาตจัดตั้งสถานที่จำหน่ายอาหาร"  # the manual's document title (as its own title)
+REVOCATION = "ตรวจพบว่าร้านย้ายที่ตั้งไปจากที่ได้รับอนุญาต ใบอนุญาตฉบับนี้จึงใช้ไม่ได้"
+DOCUMENTS_WAIT_S = 10.0  # jobs run inline after the commit, in a thread: documents appear a moment later
+
+
+def th(message: str, **params: Any) -> str:
+    """An interface message as the server shows it in Thai (its English text while untranslated)."""
+    text = translations_for("th").gettext(message)
+    return text % params if params else text
 
 
 # --- the live server's database, from the test process ------------------------------------------
@@ -78,10 +96,12 @@ def suda(live_server: str) -> Any:
     from govhub.identity import repository
     from govhub.identity.demo import load_demo_identity
     from govhub.onestop.demo import load_demo_onestop
+    from govhub.payments.demo import load_demo_payments
 
     in_database(load_demo_identity)
     people = in_database(lambda session: load_demo_exchange(session, persons=300, companies=60))
     in_database(load_demo_onestop)
+    in_database(load_demo_payments)  # NBM's receiving account and signing key: the bill and the e-license need them
 
     async def unverify(session: Any) -> None:
         account = await repository.account_by_identifier(session, SUDA)
@@ -103,7 +123,7 @@ def new_officer(totp_secret: str) -> str:
     async def create(session: Any) -> None:
         agency = await repository.agency_by_code(session, "NBM")
         officer = await service.create_staff_account(
-            session, kind=AccountKind.OFFICER, email=address, full_name="วิชัย ตรวจสอบ", national_id=national_id(),
+            session, kind=AccountKind.OFFICER, email=address, full_name=OFFICER_NAME, national_id=national_id(),
             password=PASSWORD, agency_id=agency.id,
             roles=[OfficerRole.REVIEWER, OfficerRole.APPROVER, OfficerRole.FINANCE],
         )
@@ -126,7 +146,37 @@ def application_row(application_id: str) -> dict[str, Any]:
             ApplicationEvent.application_id == application_id).order_by(ApplicationEvent.seq))).all()
         return {"state": application.state, "tracking_number": application.tracking_number,
                 "verified": dict(application.verified), "returned_count": application.returned_count,
-                "events": [(event.action, event.at) for event in events]}
+                "events": [(event.action, event.at) for event in events],
+                "actors": [(event.action, event.actor_role, event.actor_account_id) for event in events]}
+
+    return in_database(read)
+
+
+def bill_row(application_id: str) -> dict[str, Any]:
+    """The case's one bill, as stored."""
+    from sqlalchemy import select
+
+    from govhub.payments.models import Bill
+
+    async def read(session: Any) -> dict[str, Any]:
+        (bill,) = (await session.scalars(select(Bill).where(Bill.application_id == application_id))).all()
+        return {"id": bill.id, "number": bill.bill_number, "amount_satang": bill.amount_satang,
+                "status": str(bill.status)}
+
+    return in_database(read)
+
+
+def issued_rows(application_id: str) -> dict[str, dict[str, Any]]:
+    """The case's issued documents by kind (license, receipt), as stored."""
+    from sqlalchemy import select
+
+    from govhub.documents.models import IssuedDocument
+
+    async def read(session: Any) -> dict[str, dict[str, Any]]:
+        documents = (await session.scalars(select(IssuedDocument).where(
+            IssuedDocument.application_id == application_id))).all()
+        return {document.kind: {"id": document.id, "number": document.number, "status": str(document.status),
+                                "reason": document.status_reason} for document in documents}
 
     return in_database(read)
 
@@ -214,6 +264,15 @@ def expect_on_form_page(page: Page, application_id: str, form_page: int, title_t
     expect(steps).to_have_text(title_th)
 
 
+def reload_until(page: Page, locator: Any, seconds: float = DOCUMENTS_WAIT_S) -> None:
+    """Reload the page until `locator` shows (a background job's result), for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while locator.count() == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(locator.first).to_be_visible(timeout=1_000)
+
+
 def officer_acts(page: Page, application_id: str, action: str, label: str, comment: str = "") -> None:
     """Write the comment (if any) in the action's form and press its button; the case moves on."""
     form = page.locator(f"form#action-{action}")
@@ -234,7 +293,8 @@ def officer_acts(page: Page, application_id: str, action: str, label: str, comme
 def test_food_shop_permit_applied_returned_once_resubmitted_and_issued(
     page: Page, officer_context: BrowserContext, shot: Shot, suda: Any,
 ) -> None:
-    """Suda applies with consent, is returned once, corrects and resubmits; the officer approves; she follows it."""
+    """Suda applies with consent, is returned once, corrects and resubmits; the officer approves; she pays at the
+    sandbox bank, downloads the signed e-license and verifies it; the officer revokes it and the verification page says so."""
     # The manual page's "Apply online" asks her to sign in first, then brings her back.
     page.goto(SERVICE)
     expect_language(page, "th")
@@ -401,7 +461,7 @@ def test_food_shop_permit_applied_returned_once_resubmitted_and_issued(
     expect(page).to_have_url(re.compile(rf"/applications/{application_id}$"))
     expect(page.locator("ol.timeline > li")).to_have_count(3)
 
-    # The officer may not return it again; accepts, records the inspection, approves, confirms payment.
+    # The officer may not return it again; accepts, records the inspection and approves: a bill for the fee opens.
     officer.reload()
     expect(officer.locator("#case-state")).to_have_attribute("data-state", "submitted")
     expect(officer.locator("form#action-return_incomplete")).to_have_count(0)
@@ -409,16 +469,98 @@ def test_food_shop_permit_applied_returned_once_resubmitted_and_issued(
     officer_acts(officer, application_id, "accept", "Accept as complete")
     officer_acts(officer, application_id, "inspected", "Record the inspection", INSPECTION)
     officer_acts(officer, application_id, "approve", "Approve")
-    officer_acts(officer, application_id, "confirm_payment", "Confirm payment")
-    expect(officer.locator("#case-state")).to_have_attribute("data-state", "issued")
+    expect(officer.locator("#case-state")).to_have_attribute("data-state", "awaiting_payment")
+    bill = bill_row(application_id)
+    assert bill["amount_satang"] == FEE_SATANG and bill["status"] == "open", bill
+    bill_url = f"/bills/{bill['id']}"
+    expect(officer.get_by_role("main").get_by_role("link", name=f"Bill {bill['number']}", exact=True)).to_have_attribute(
+        "href", bill_url)
+    # Only the bank's callback marks the fee paid: no officer, not even one in finance, is offered it or may post it.
+    expect(officer.locator("form#action-fee_paid")).to_have_count(0)
     expect(officer.locator("#actions form")).to_have_count(0)
-    shot(officer, "13-officer-issued")
+    expect(officer.get_by_role("main").get_by_role("link", name="Pay the fee", exact=True)).to_have_count(0)
+    token = officer.locator('#comment-form input[name="csrf_token"]').input_value()
+    refused = officer.request.post(f"/backoffice/applications/{application_id}/actions/fee_paid",
+                                   form={"csrf_token": token}, headers={"accept": "text/html"}, max_redirects=0)
+    assert refused.status == 403 and "Your role does not allow this action." in refused.text(), refused.status
+    assert application_row(application_id)["state"] == "awaiting_payment"
+    shot(officer, "13-officer-awaiting-payment")
 
-    # Her tracking page shows each step, in order, with its time; the permit is issued.
+    # Her tracking page: the fee to pay, with its bill; she opens the bill.
     page.reload()
+    main = page.get_by_role("main")
+    expect(page.locator("dd strong", has_text=AWAITING_PAYMENT_TH)).to_be_visible()
+    expect(main.get_by_role("heading", name=th("Fees"), exact=True)).to_be_visible()
+    bill_link = main.get_by_role("link", name=th("Bill %(number)s", number=bill["number"]), exact=True)
+    pay_link = main.get_by_role("link", name=th("Pay the fee"), exact=True)
+    expect(bill_link).to_have_attribute("href", bill_url)
+    expect(pay_link).to_have_attribute("href", bill_url)
+    check_accessibility(page)
+    shot(page, "14-tracking-fee-to-pay")
+    bill_link.click()
+
+    # The bill: the fee, the Thai QR (shown, loaded, not cut off), printable, and "Pay online".
+    expect(page).to_have_url(re.compile(rf"{bill_url}$"))
+    expect_language(page, "th")
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", level=1)).to_have_text(th("Bill for fees"))
+    expect(main.locator(".bill")).to_contain_text(bill["number"])
+    expect(main.get_by_role("table").locator("tfoot")).to_contain_text(FEE_SHOWN)
+    qr = main.get_by_role("img", name=th("Thai QR code for bill %(number)s, %(amount)s baht",
+                                         number=bill["number"], amount=FEE_SHOWN), exact=True)
+    expect(qr).to_have_attribute("src", f"{bill_url}/qr.svg")
+    expect(qr).to_be_visible()
+    natural_width = qr.evaluate("async img => { try { await img.decode(); } catch { } return img.naturalWidth; }")
+    assert natural_width > 0, "the bill's Thai QR image did not load: the browser could not decode it"
+    box = qr.bounding_box()
+    assert box is not None and box["width"] >= 200 and box["height"] >= 200, box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box
+    qr_svg = page.request.get(f"{bill_url}/qr.svg")
+    assert qr_svg.ok and qr_svg.headers["content-type"].startswith("image/svg+xml"), qr_svg.headers
+    expect(main.get_by_role("button", name=th("Print this bill"), exact=True)).to_be_visible()
+    check_accessibility(page)
+    shot(page, "15-bill-qr")
+    main.get_by_role("button", name=th("Pay online"), exact=True).click()
+
+    # The sandbox bank (playing the bank) shows the amount and both references; she confirms.
+    expect(page).to_have_url(re.compile(r"/sandbox-bank/[0-9a-f-]+$"))
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", level=1)).to_have_text(th("Sandbox bank"))
+    expect(main).to_contain_text(bill["number"])
+    expect(main).to_contain_text(FEE_SHOWN)
+    check_accessibility(page)
+    shot(page, "16-sandbox-bank")
+    main.get_by_role("button", name=th("Confirm the payment"), exact=True).click()
+
+    # Back on the bill: "Payment received", the bill paid, and soon her e-receipt.
+    expect(page).to_have_url(re.compile(rf"{bill_url}\?result=credited$"))
+    received = page.get_by_role("main").get_by_role("status")
+    expect(received.get_by_role("heading", name=th("Payment received"), exact=True)).to_be_visible()
+    expect(page.get_by_role("main").locator(".bill-status-paid")).to_have_text(th("Paid"))
+    expect(page.get_by_role("main").get_by_role("button", name=th("Pay online"), exact=True)).to_have_count(0)
+    expect(page.get_by_role("main").get_by_role("img")).to_have_count(0)  # a paid bill shows no QR to pay again
+    reload_until(page, page.get_by_role("main").get_by_role("heading", name=th("Receipts"), exact=True))
+    expect(received.get_by_role("heading", name=th("Payment received"), exact=True)).to_be_visible()
+    assert bill_row(application_id)["status"] == "paid"
+    receipt = issued_rows(application_id)["receipt"]
+    receipt_link = page.get_by_role("main").get_by_role(
+        "link", name=th("e-Receipt %(number)s (PDF)", number=receipt["number"]), exact=True)
+    expect(receipt_link).to_have_attribute("href", f"/documents/{receipt['id']}/pdf")
+    expect(page.get_by_role("main").get_by_role("link", name=th("Verify"), exact=True)).to_have_attribute(
+        "href", f"/verify/{receipt['id']}")
+    shot(page, "17-payment-received")
+
+    # Her tracking page: the permit is issued, each step in order with its time, and the e-license is there.
+    page.get_by_role("main").get_by_role("link", name=th("Back to the application"), exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/applications/{application_id}$"))
+    license_item = page.get_by_role("main").get_by_role("listitem").filter(
+        has=page.get_by_role("link", name=th("Download (PDF)"), exact=True)).filter(has_text=LICENSE_TITLE_TH)
+    reload_until(page, license_item)
     stored = application_row(application_id)
     assert stored["state"] == "issued" and stored["returned_count"] == 1
     assert [action for action, _at in stored["events"]] == [action for action, _state, _comment in STEPS]
+    # govhub took the last step itself, on the bank's word: no account, the role no person holds.
+    assert stored["actors"][-1] == ("fee_paid", "payment", None), stored["actors"][-1]
     expect(page.locator("ol.timeline > li")).to_have_count(len(STEPS))
     expect(page.get_by_role("main").get_by_role("status")).to_have_count(0)
     for index, ((action, state, comment), (_stored_action, at)) in enumerate(zip(STEPS, stored["events"], strict=True)):
@@ -431,13 +573,73 @@ def test_food_shop_permit_applied_returned_once_resubmitted_and_issued(
             expect(step.locator(".comment")).to_have_text(comment)
         shown_at = datetime.fromisoformat(step.locator("time").get_attribute("datetime"))
         assert shown_at == at, (action, shown_at, at)
-    expect(page.locator("dd strong", has_text="ออกใบอนุญาตแล้ว")).to_be_visible()
+    expect(page.locator("dd strong", has_text=ISSUED_TH)).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("heading", name=th("Issued documents"), exact=True)).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("link", name=th("Pay the fee"), exact=True)).to_have_count(0)
+    license = issued_rows(application_id)["license"]
+    assert license["status"] == "valid", license
+    expect(license_item).to_have_count(1)
+    expect(license_item).to_contain_text(license["number"])
     check_accessibility(page)
-    shot(page, "14-tracking-issued")
+    shot(page, "18-tracking-issued")
+
+    # She downloads the e-license: a PDF, signed (a signature dictionary has a /ByteRange).
+    with page.expect_download() as download_info:
+        license_item.get_by_role("link", name=th("Download (PDF)"), exact=True).click()
+    download = download_info.value
+    assert download.failure() is None, download.failure()
+    assert download.suggested_filename == f"{license['number']}.pdf", download.suggested_filename
+    pdf = Path(download.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-") and b"/ByteRange" in pdf, pdf[:64]
+
+    # Its verification page says it is valid.
+    license_item.get_by_role("link", name=th("Verification page"), exact=True).click()
+    verify_url = f"/verify/{license['id']}"
+    expect(page).to_have_url(re.compile(rf"{verify_url}$"))
+    verdict = page.get_by_role("main").get_by_role("status")
+    expect(verdict.get_by_role("heading", level=1)).to_have_text(th("Valid"))
+    expect(page.get_by_role("main").locator(".summary")).to_contain_text(license["number"])
+    expect(page.get_by_role("main").get_by_role("alert")).to_have_count(0)
+    check_accessibility(page)
+    shot(page, "19-verify-valid")
+
+    # The officer sees the case issued (govhub, not he, took the last step) and revokes the e-license, in Thai.
+    officer.reload()
+    expect(officer.locator("#case-state")).to_have_attribute("data-state", "issued")
+    expect(officer.locator("#actions form")).to_have_count(0)
+    fee_paid = officer.locator('#history li[data-event="fee_paid"]')
+    expect(fee_paid).to_have_count(1)
+    expect(fee_paid.locator("strong").first).to_have_text("Fee paid")
+    expect(fee_paid).not_to_contain_text(OFFICER_NAME)
+    shot(officer, "20-officer-issued")
+    issued_list = officer.get_by_role("region", name="Issued documents")
+    officer_license = issued_list.get_by_role("listitem").filter(has_text=license["number"])
+    expect(officer_license).to_have_count(1)
+    officer_license.get_by_text("Revoke or reissue", exact=True).click()
+    officer_license.get_by_label("Reason (shown on the verification page)", exact=True).fill(REVOCATION)
+    officer_license.get_by_role("button", name="Revoke the document", exact=True).click()
+    expect(officer).to_have_url(re.compile(rf"/backoffice/applications/{application_id}$"))
+    officer_license = officer.get_by_role("region", name="Issued documents").get_by_role("listitem").filter(
+        has_text=license["number"])
+    expect(officer_license.locator(".tag-warn")).to_have_text("Revoked")
+    expect(officer_license.get_by_text("Revoke or reissue", exact=True)).to_have_count(0)
+    revoked = issued_rows(application_id)
+    assert revoked["license"]["status"] == "revoked" and revoked["license"]["reason"] == REVOCATION, revoked
+    assert revoked["receipt"]["status"] == "valid", revoked  # the fee was paid all the same
+    shot(officer, "21-officer-revoked")
+
+    # She reloads the verification page: revoked, and why.
+    page.reload()
+    verdict = page.get_by_role("main").get_by_role("alert")
+    expect(verdict.get_by_role("heading", level=1)).to_have_text(th("Revoked"))
+    expect(verdict).to_contain_text(th("Reason: %(reason)s", reason=REVOCATION))
+    expect(page.get_by_role("main").get_by_role("status")).to_have_count(0)
+    check_accessibility(page)
+    shot(page, "22-verify-revoked")
 
     # Her data-usage page lists the two registry reads this application made.
     page.goto("/account/data-usage")
     for mark in {mark["request_id"] for mark in stored["verified"].values()}:
         expect(page.locator(f'#data-usage tr[data-request-id="{mark}"]')).to_contain_text(
             "one-stop application: food-shop-permit")
-    shot(page, "15-data-usage")
+    shot(page, "23-data-usage")
