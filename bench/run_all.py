@@ -30,6 +30,8 @@ BENCHMARKS = {
     "oidc_token": HERE / "bench_oidc_token.py",
     "exchange": HERE / "bench_exchange.py",
     "onestop": HERE / "bench_onestop.py",
+    "documents": HERE / "bench_documents.py",
+    "payments": HERE / "bench_payments.py",
 }
 
 
@@ -86,6 +88,9 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     onestop = results.get("onestop")
     if onestop:
         rows.extend(_onestop_rows(onestop))
+    for name in ("documents", "payments"):
+        if results.get(name):
+            rows.extend(_documents_payments_rows(name, results[name]))
     return rows
 
 
@@ -175,6 +180,30 @@ def _onestop_rows(onestop: dict[str, Any]) -> list[tuple[str, ...]]:
         f" {_fmt(big['database_cpu_ms_per_op'] or float('nan'))} ms/req; {catalog['services'] - 34:,} loaded in"
         f" {catalog['load_s']:.0f} s", memory, f"{big['other_cpu_pct']:.0f}%",
     ))
+    return rows
+
+
+def _documents_payments_rows(name: str, result: dict[str, Any]) -> list[tuple[str, ...]]:
+    """e-Documents (issuing in-process, verification over HTTP) and e-Payment (callbacks, receipts)."""
+    rows: list[tuple[str, ...]] = []
+    memory = f"{result['memory_max_mib']:.0f}/{result['memory_sum_mib']:.0f}" if "memory_max_mib" in result else ""
+    for row in result.get("rows", []):
+        http = row["config"].startswith("W=")
+        cpu = row.get("server_cpu_ms_per_op", row.get("cpu_ms_per_op"))
+        rows.append((
+            f"{name}: {row['label']}", row["config"], f"{_fmt(row['rate'])} {row['unit']}/s",
+            _fmt(row["p50_ms"]), _fmt(row["p99_ms"]), str(row.get("failures", 0)),
+            _fmt(cpu if cpu is not None else float("nan")), row.get("note", "") if not http else "",
+            memory if http else "", f"{row['other_cpu_pct']:.0f}%",
+        ))
+    if name == "payments" and result.get("database"):
+        found = result["database"]
+        rows.append((
+            "payments: afterwards in the database", "", f"{found['bills_paid']}/{found['bills']} bills paid", "", "",
+            str(len(result.get("problems", []))), "",
+            f"payments {found['payments']}, bills paid twice {found['bills_paid_twice']},"
+            f" receipt jobs {found['receipt_jobs']}", "", "",
+        ))
     return rows
 
 
