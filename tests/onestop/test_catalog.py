@@ -229,3 +229,29 @@ async def test_registration_api_answers_as_the_govstack_spec_says(client) -> Non
     jsonschema.Draft202012Validator.check_schema({k: v for k, v in schema.items() if k != "x-govhub-pages"})
     assert (await client.get("/registration/services/00000000-0000-0000-0000-000000000000")).status_code == 404
     assert (await client.get("/registration/eForms/nope")).status_code == 404
+
+
+def test_only_the_payment_or_an_ending_leaves_a_billing_state():
+    """No officer action may move a case past its fee; a fee step needs a fee of at least one satang."""
+    import pytest as _pytest
+    from pydantic import ValidationError
+
+    from govhub.onestop.definitions import Workflow
+
+    states = [{"code": "review", "label": {"th": "พิจารณา", "en": "Review"}},
+              {"code": "to_pay", "label": {"th": "รอชำระ", "en": "To pay"}, "bill": True, "actor": "applicant"},
+              {"code": "issued", "label": {"th": "ออกแล้ว", "en": "Issued"}, "final": True, "issue": True},
+              {"code": "withdrawn", "label": {"th": "ยกเลิก", "en": "Withdrawn"}, "final": True}]
+    label = {"th": "ก", "en": "a"}
+    approve = {"code": "approve", "label": label, "from": ["review"], "to": "to_pay", "roles": ["approver"]}
+    paid = {"code": "paid", "label": label, "from": ["to_pay"], "to": "issued", "roles": ["payment"]}
+    withdraw = {"code": "withdraw", "label": label, "from": ["to_pay"], "to": "withdrawn", "roles": ["applicant"]}
+    Workflow.model_validate({"initial": "review", "states": states, "actions": [approve, paid, withdraw]})
+    skip_fee = {"code": "skip", "label": label, "from": ["to_pay"], "to": "issued", "roles": ["finance"]}
+    back = {"code": "back", "label": label, "from": ["to_pay"], "to": "review", "roles": ["approver"]}
+    for extra in (skip_fee, back):
+        with _pytest.raises(ValidationError, match="only role 'payment' may"):
+            Workflow.model_validate({"initial": "review", "states": states, "actions": [approve, paid, extra]})
+    mixed = {**paid, "roles": ["payment", "finance"]}
+    with _pytest.raises(ValidationError, match="role 'payment' is alone"):
+        Workflow.model_validate({"initial": "review", "states": states, "actions": [approve, mixed]})

@@ -193,3 +193,16 @@ async def test_two_simultaneous_credits_of_one_bill_credit_once(client, onestop_
     assert status == "paid" and [p[0] for p in payments].count("credited") == 1
     assert outcomes[0] in ("409", "already_paid", "credited") and "credited" in outcomes
     assert queued == ["documents.issue_receipt"]
+
+
+async def test_odd_signature_headers_and_naive_times_are_refused_not_errors(client, onestop_demo):
+    bill = await open_bill_for_suda()
+    raw = json.dumps(notice(bill)).encode()
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as bank:
+        for header in (f"t={int(time.time())},v1=\u00e9", "t= +12,v1=00", "t=99999999999999999999,v1=00", "v1=00", ""):
+            refused = await bank.post(CALLBACK, content=raw, headers={
+                "content-type": "application/json", callbacks.SIGNATURE_HEADER: header.encode("latin-1")})
+            assert refused.status_code == 401, header
+    # A bank's local time without its offset is ambiguous: refused, not guessed.
+    naive = await post(client, notice(bill, paid_at="2026-11-24T10:00:00"))
+    assert naive.status_code == 400 and (await state_of(bill.id)) == ("open", [])

@@ -25,7 +25,9 @@ from govhub.documents import jws, keys, render, signing
 from govhub.documents.models import DocumentStatus, IssuedDocument
 from govhub.identity.auth import Caller
 from govhub.identity.models import Agency, OfficerRole
-from govhub.jobs import job
+from huey import crontab
+
+from govhub.jobs import _run_async, enqueue, huey, job
 from govhub.kit.clock import BANGKOK, BUDDHIST_ERA_OFFSET, utcnow
 from govhub.kit.errors import Conflict, Forbidden, NotFound
 from govhub.kit.i18n import N_
@@ -174,9 +176,9 @@ async def application_draft(session: AsyncSession, application: Application, *, 
             else application.applicant_name
         title, kind, days, note = template.title, template.kind, template.valid_days, template.note
     else:
-        # No template: every answer that is not a file, labelled as on the form.
-        fields = tuple(render.DocumentField(field.label.th, field.label.en, _value(data.get(field.name)))
-                       for page in definition.form.pages for field in page.fields if field.widget != "file")
+        # No template: no answers at all. What a document shows is public (its QR opens the
+        # verification page), so only a template may choose answers to print.
+        fields = ()
         holder, title, kind, days, note = application.applicant_name, definition.title, "certificate", None, None
     today = utcnow().astimezone(BANGKOK).date()
     fields = (render.DocumentField("เลขที่คำขอ", "Application number", application.tracking_number or ""), *fields)
@@ -318,4 +320,46 @@ async def for_holder_or_agency(session: AsyncSession, caller: Caller, document_i
             document.holder_account_id == caller.account.id or caller.agency_roles.get(document.agency_id)):
         raise NotFound()
     return document
+
+
+STRAGGLER_AGE = timedelta(minutes=15)
+STRAGGLER_BATCH = 500
+
+
+async def queue_stragglers(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Queue again what should have been issued and was not (a job that ran out of retries).
+
+    A credited payment without its receipt, or a case in an issuing state without its
+    document, a quarter of an hour on: nothing acknowledged is left unissued for good.
+    """
+    cutoff = (now or utcnow()) - STRAGGLER_AGE
+    payments = (await session.scalars(select(Payment.id).where(
+        Payment.status == PaymentStatus.CREDITED, Payment.receipt_document_id.is_(None),
+        Payment.received_at < cutoff).limit(STRAGGLER_BATCH))).all()
+    for payment_id in payments:
+        enqueue(session, "documents.issue_receipt", payment_id=payment_id)
+    issued = select(IssuedDocument.application_id).where(IssuedDocument.application_id.is_not(None),
+                                                          IssuedDocument.kind != "receipt")
+    cases = (await session.scalars(select(Application).where(
+        Application.is_final.is_(True), Application.decided_at < cutoff, Application.id.not_in(issued),
+    ).order_by(Application.decided_at.desc()).limit(STRAGGLER_BATCH))).all()
+    queued = len(payments)
+    for application in cases:
+        definition = await definition_of(session, application)
+        if definition.workflow.state(application.state).issue:
+            enqueue(session, "documents.issue_for_application", application_id=application.id)
+            queued += 1
+    if queued:
+        log.warning("documents queued again", count=queued)
+    return queued
+
+
+async def _sweep() -> None:
+    async with unit_of_work() as session:
+        await queue_stragglers(session)
+
+
+@huey.periodic_task(crontab(minute="23"), name="documents.queue_stragglers")
+def _hourly_sweep() -> None:
+    _run_async(_sweep())
 

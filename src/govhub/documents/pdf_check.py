@@ -48,8 +48,13 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_signed_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> SignatureCheck:
-    """Validate the PDF's last signature offline; blocking, like signing (see signing.py)."""
+def check_signed_pdf(pdf: bytes, trust_roots: list[x509.Certificate], *,
+                     moment: datetime | None = None) -> SignatureCheck:
+    """Validate the PDF's last signature offline; blocking, like signing (see signing.py).
+
+    `moment`: judge the signer's certificate as of then (a document's issue time, on record),
+    so a license outlives the certificate it was signed with.
+    """
     try:
         signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
     except Exception as error:  # noqa: BLE001 (any parse failure means "not a readable PDF")
@@ -57,7 +62,7 @@ def check_signed_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Signatu
     if not signatures:
         return SignatureCheck(signed=False, problem="the PDF carries no signature")
     context = ValidationContext(trust_roots=[_asn1(root) for root in trust_roots],
-                                allow_fetching=False)
+                                allow_fetching=False, moment=moment)
     try:
         status = run_sync(async_validate_pdf_signature(signatures[-1], context))
     except Exception as error:  # noqa: BLE001 (a malformed signature is a failed check)

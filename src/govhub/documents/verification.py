@@ -9,6 +9,7 @@ or superseded (with the document that replaced it).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import date
@@ -73,9 +74,12 @@ class UploadCheck:
 
 async def check_upload(session: AsyncSession, pdf: bytes) -> UploadCheck:
     """Check an uploaded PDF's signature and find the issued record it must match."""
-    roots = await keys.trust_roots(session)
-    # pyHanko's validation is CPU-bound and synchronous.
-    signature = await asyncio.to_thread(pdf_check.check_signed_pdf, pdf, roots)
     digest = hashlib.sha256(pdf).hexdigest()
     document = await session.scalar(select(IssuedDocument).where(IssuedDocument.pdf_sha256 == digest).limit(1))
+    roots = await keys.trust_roots(session)
+    # A file on record is judged as of its issue time: an agency certificate that expired since
+    # does not make a genuine license untrustworthy (its status comes from the record).
+    moment = document.issued_at if document is not None else None
+    # pyHanko's validation is CPU-bound and synchronous.
+    signature = await asyncio.to_thread(functools.partial(pdf_check.check_signed_pdf, pdf, roots, moment=moment))
     return UploadCheck(signature=signature, sha256=digest, document=document)

@@ -98,7 +98,8 @@ class Fee(_Strict):
     """A fee, in satang (1/100 baht)."""
 
     label: Text
-    amount_satang: int = Field(ge=0, le=10_000_000_000)
+    # At least one satang; a bill's total must fit a Thai QR amount (9,999,999,999.99 baht).
+    amount_satang: int = Field(ge=1, le=10_000_000_000)
 
 
 class Document(_Strict):
@@ -272,6 +273,12 @@ class Workflow(_Strict):
             if state.bill and state.final:
                 raise ValueError(f"state {state.code!r} bills a fee, so it cannot be final")
         for action in self.actions:
+            leaves_billing = any(self.state(code).bill for code in action.from_states)
+            ends_unissued = self.state(action.to).final and not self.state(action.to).issue
+            if leaves_billing and PAYMENT_ROLE not in action.roles and not ends_unissued:
+                # Only the payment moves a case on from a fee step; people may only end the case there.
+                raise ValueError(f"action {action.code!r} leaves a billing state: only role 'payment' may, "
+                                 "or an action that ends the case")
             if PAYMENT_ROLE in action.roles and (
                 action.roles != [PAYMENT_ROLE] or not all(self.state(code).bill for code in action.from_states)
             ):

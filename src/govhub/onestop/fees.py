@@ -24,6 +24,16 @@ async def on_state_entered(
         enqueue(session, ISSUE_JOB, application_id=application.id)
 
 
+async def on_state_left(
+    session: AsyncSession, *, application: Application, definition: ServiceDefinition, state: State, action: str,
+) -> None:
+    """A billing state left by anything but the payment: cancel the bill, so nobody pays for nothing."""
+    paid = definition.workflow.payment_action(state.code)
+    if state.bill and paid is not None and action != paid.code:
+        await bills.cancel_open_bills_of_application(
+            session, application.id, reason=f"The application left the fee step ({action}).")
+
+
 async def bill_for(session: AsyncSession, *, application: Application, definition: ServiceDefinition) -> Bill:
     """The case's bill for the fees of the manual it was made under (opened once)."""
     return await bills.open_bill(

@@ -133,6 +133,8 @@ async def _move(
         session, application, actor=actor, role=role, action=action.code,
         from_state=from_state, to_state=target.code, comment=comment,
     )
+    await fees.on_state_left(session, application=application, definition=definition,
+                             state=definition.workflow.state(from_state), action=action.code)
     await fees.on_state_entered(session, application=application, definition=definition, state=target)
     if role != APPLICANT:
         template = "application_decided" if target.final else (

@@ -112,12 +112,21 @@ def due_date(now: datetime) -> datetime:
 
 
 async def live_bill_of_application(session: AsyncSession, application_id: str) -> Bill | None:
-    """The case's open or paid bill, if it has one."""
+    """The case's open bill, if it has one (a paid one is never handed out again)."""
     return await session.scalar(
-        select(Bill).where(Bill.application_id == application_id,
-                           Bill.status.in_([BillStatus.OPEN, BillStatus.PAID]))
+        select(Bill).where(Bill.application_id == application_id, Bill.status == BillStatus.OPEN)
         .order_by(Bill.created_at.desc()).limit(1)
     )
+
+
+async def cancel_open_bills_of_application(session: AsyncSession, application_id: str, *, reason: str) -> int:
+    """The case left its fee step another way (withdrawn, refused): its bill can no longer be paid."""
+    result = await session.execute(
+        update(Bill).where(Bill.application_id == application_id, Bill.status == BillStatus.OPEN)
+        .values(status=BillStatus.CANCELLED, status_reason=reason, version=Bill.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 async def bills_of_application(session: AsyncSession, application_id: str) -> list[Bill]:

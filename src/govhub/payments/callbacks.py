@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -52,6 +52,7 @@ log = get_logger("govhub.payments")
 SIGNATURE_HEADER = "X-Govhub-Signature"
 PROVIDERS = ("bank", "sandbox")
 RECEIPT_JOB = "documents.issue_receipt"
+_TIMESTAMP = re.compile(r"\d{1,12}")
 
 
 class CallbackRefused(AppError):
@@ -79,7 +80,8 @@ class Notice(BaseModel):
     ref1: str = Field(min_length=1, max_length=20, pattern=r"^[0-9A-Z]+$")
     ref2: str = Field(default="", max_length=20, pattern=r"^[0-9A-Z]*$")
     amount_satang: int = Field(ge=0, le=999_999_999_999)
-    paid_at: datetime
+    # With its offset: a bank's local time without one would be ambiguous.
+    paid_at: AwareDatetime
     attempt_id: str | None = Field(default=None, max_length=36)
 
 
@@ -115,13 +117,14 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> str:
 
 def verify_signature(secret: bytes, body: bytes, header: str | None, *, now: float | None = None) -> None:
     """Refuse a missing or wrong signature, or one made outside the time window."""
-    parts = dict(part.split("=", 1) for part in (header or "").split(",") if "=" in part)
-    try:
-        timestamp = int(parts.get("t", ""))
-    except ValueError:
-        raise CallbackRefused(N_("The callback is not signed.")) from None
+    parts = dict(part.strip().split("=", 1) for part in (header or "").split(",") if "=" in part)
+    given_time, given_mac = parts.get("t", ""), parts.get("v1", "")
+    if not _TIMESTAMP.fullmatch(given_time):
+        raise CallbackRefused(N_("The callback is not signed."))
+    timestamp = int(given_time)
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    if not hmac.compare_digest(expected, parts.get("v1", "")):
+    # Bytes on both sides: a non-ASCII header value must be a refusal, not an error.
+    if not hmac.compare_digest(expected.encode(), given_mac.encode("utf-8", "replace")):
         raise CallbackRefused(N_("The callback's signature is wrong."))
     window = get_settings().payment_callback_window_seconds
     if abs((now if now is not None else time.time()) - timestamp) > window:
@@ -173,6 +176,7 @@ async def apply_notice(session: AsyncSession, *, provider: str, notice: Notice, 
     receipt.outcome = outcome.code
     receipt.bill_id = bill.id if bill else None
     receipt.payment_id = outcome.payment.id if outcome.payment else None
+    receipt.notice = notice.model_dump(mode="json")
     log.info("payment callback", provider=provider, outcome=outcome.code, bill_id=receipt.bill_id)
     if outcome.credited:
         await _after_credit(session, outcome)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from govhub.kit import i18n
 from govhub.kit.errors import AppError
@@ -88,5 +89,6 @@ def _lines_table(rows: list[tuple[str, ...]]) -> Table:
                           ("outcome", "left"), ("detail", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*row)
+        # Cells come from the bank's file: as plain text, never as rich markup.
+        table.add_row(*(Text(cell) for cell in row))
     return table

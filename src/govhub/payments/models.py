@@ -173,6 +173,8 @@ class CallbackReceipt(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     bill_id: Mapped[str | None] = mapped_column(String(36), index=True)
     payment_id: Mapped[str | None] = mapped_column(String(36))
+    # The notice as received: money that matched no bill must still be traceable and refundable.
+    notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Refund(Base):

@@ -34,11 +34,21 @@ async def record_refund(session: AsyncSession, *, caller: Caller, payment_id: st
                     recorded_by=caller.account.id, recorded_at=utcnow())
     session.add(refund)
     if payment.status == PaymentStatus.CREDITED:
-        # The fee itself goes back: the bill no longer stands paid.
+        # The fee itself goes back: the bill no longer stands paid, nor does its receipt.
         bill.status, bill.status_reason = BillStatus.REFUNDED, reason
+        await _revoke_receipt(session, payment, caller, reason)
     payment.status = PaymentStatus.REFUNDED
     await session.flush()
     return refund
+
+
+async def _revoke_receipt(session: AsyncSession, payment: Payment, caller: Caller, reason: str) -> None:
+    from govhub.documents.models import DocumentStatus, IssuedDocument
+
+    receipt = await session.get(IssuedDocument, payment.receipt_document_id) if payment.receipt_document_id else None
+    if receipt is not None and receipt.status == DocumentStatus.VALID:
+        receipt.status, receipt.status_reason = DocumentStatus.REVOKED, reason
+        receipt.status_changed_at, receipt.status_changed_by = utcnow(), caller.account.id
 
 
 async def refunds_of(session: AsyncSession, bill: Bill) -> list[Refund]:

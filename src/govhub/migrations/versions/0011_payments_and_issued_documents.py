@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=32), nullable=False),
     sa.Column('bill_id', sa.String(length=36), nullable=True),
     sa.Column('payment_id', sa.String(length=36), nullable=True),
+    sa.Column('notice', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_callbacks')),
     sa.UniqueConstraint('provider', 'event_id', name=op.f('uq_payment_callbacks_provider'))
     )
