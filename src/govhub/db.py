@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+import asyncio
 import threading
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -92,12 +93,24 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def get_engine() -> AsyncEngine:
     """Return this thread's engine, creating it on first use."""
     engine: AsyncEngine | None = getattr(_local, "engine", None)
+    loop, owner = _running_loop(), getattr(_local, "loop", None)
+    if engine is not None and owner is not None and owner is not loop and owner.is_closed():
+        # A pooled thread ran asyncio.run before (a command called from a thread pool): the
+        # loop that owned the engine's connections is gone, so they cannot be used or closed.
+        engine = None
     if engine is None:
         engine = make_engine(get_settings())
-        _local.engine = engine
+        _local.engine, _local.loop = engine, loop
         _local.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     return engine
 
