@@ -104,9 +104,10 @@ def get_engine() -> AsyncEngine:
     """Return this thread's engine, creating it on first use."""
     engine: AsyncEngine | None = getattr(_local, "engine", None)
     loop, owner = _running_loop(), getattr(_local, "loop", None)
-    if engine is not None and owner is not None and owner is not loop and owner.is_closed():
-        # A pooled thread ran asyncio.run before (a command called from a thread pool): the
-        # loop that owned the engine's connections is gone, so they cannot be used or closed.
+    if engine is not None and loop is not None and owner is not loop:
+        # This thread now runs another event loop than the one the engine was made on (a pooled
+        # thread that ran asyncio.run, or a job loop, before): asyncpg connections cannot cross
+        # loops, and the old loop is not running here, so its engine is left behind.
         engine = None
     if engine is None:
         engine = make_engine(get_settings())
