@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-import asyncio
-import threading
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -198,3 +201,16 @@ def load_all_models() -> MetaData:
     for module in MODEL_MODULES:
         importlib.import_module(module)
     return Base.metadata
+
+
+def string_enum(kind: type[enum.Enum], name: str, *, length: int = 32) -> Enum:
+    """An enum column stored as VARCHAR with a CHECK of its values."""
+    # Portable, and new values need no ALTER TYPE on PostgreSQL.
+    return Enum(kind, name=name, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT of this session's database, with ON CONFLICT (upserts, insert-once guards)."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+

@@ -6,10 +6,10 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from govhub.db import Base
+from govhub.db import Base, string_enum
 from govhub.kit.clock import utcnow
 from govhub.kit.ids import new_id
 
@@ -46,8 +46,7 @@ class IssuedDocument(Base):
     valid_from: Mapped[date | None] = mapped_column()
     valid_until: Mapped[date | None] = mapped_column()
     status: Mapped[DocumentStatus] = mapped_column(
-        Enum(DocumentStatus, name="document_status", native_enum=False, length=16,
-             values_callable=lambda e: [m.value for m in e]), default=DocumentStatus.VALID, index=True)
+        string_enum(DocumentStatus, "document_status", length=16), default=DocumentStatus.VALID, index=True)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     status_changed_at: Mapped[datetime | None] = mapped_column()
     status_changed_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from govhub.db import Base
+from govhub.db import Base, string_enum
 from govhub.kit.clock import utcnow
 from govhub.kit.ids import new_id
 
@@ -39,9 +39,6 @@ class AccessRequestStatus(enum.StrEnum):
     REJECTED = "rejected"
     REVOKED = "revoked"
 
-
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    return Enum(kind, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
 
 
 class Member(Base):
@@ -103,8 +100,8 @@ class ExchangeService(Base):
     timeout_ms: Mapped[int] = mapped_column(Integer, default=5000)
     returned_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     personal_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    classification: Mapped[DataClassification] = mapped_column(_enum(DataClassification, "data_classification"))
-    access_policy: Mapped[AccessPolicy] = mapped_column(_enum(AccessPolicy, "access_policy"))
+    classification: Mapped[DataClassification] = mapped_column(string_enum(DataClassification, "data_classification"))
+    access_policy: Mapped[AccessPolicy] = mapped_column(string_enum(AccessPolicy, "access_policy"))
     requires_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     openapi: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -121,7 +118,7 @@ class AccessRequest(Base):
     consumer_subsystem_id: Mapped[str] = mapped_column(ForeignKey("gdx_subsystems.id"), index=True)
     purpose: Mapped[str] = mapped_column(Text)
     legal_basis: Mapped[str] = mapped_column(Text)
-    status: Mapped[AccessRequestStatus] = mapped_column(_enum(AccessRequestStatus, "access_request_status"))
+    status: Mapped[AccessRequestStatus] = mapped_column(string_enum(AccessRequestStatus, "access_request_status"))
     allowed_fields: Mapped[list[str] | None] = mapped_column(JSON)
     valid_until: Mapped[datetime | None] = mapped_column()
     requested_by: Mapped[str] = mapped_column(String(64))
@@ -135,7 +132,7 @@ class AccessDecision(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     request_id: Mapped[str] = mapped_column(ForeignKey("gdx_access_requests.id"), index=True)
-    decision: Mapped[AccessRequestStatus] = mapped_column(_enum(AccessRequestStatus, "access_decision"))
+    decision: Mapped[AccessRequestStatus] = mapped_column(string_enum(AccessRequestStatus, "access_decision"))
     reason: Mapped[str] = mapped_column(Text, default="")
     allowed_fields: Mapped[list[str] | None] = mapped_column(JSON)
     valid_until: Mapped[datetime | None] = mapped_column()

@@ -17,11 +17,10 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
+from govhub.db import dialect_insert
 from govhub.identity import audit, keys, repository
 from govhub.identity.audit import AuditAction
 from govhub.identity.keys import issuer
@@ -416,9 +415,8 @@ async def _first_use_of_assertion(session: AsyncSession, client_id: str, claims:
             UsedClientAssertion.client_id == client_id, UsedClientAssertion.expires_at < now
         )
     )
-    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
     statement = (
-        insert(UsedClientAssertion)
+        dialect_insert(session)(UsedClientAssertion)
         .values(id=new_id(), client_id=client_id, jti=str(claims["jti"])[:255], expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=["client_id", "jti"])
     )

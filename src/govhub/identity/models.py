@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from govhub.db import Base
+from govhub.db import Base, string_enum
 from govhub.kit.clock import utcnow
 from govhub.kit.i18n import N_, gettext
 from govhub.kit.ids import new_id
@@ -51,10 +51,6 @@ def role_label(role: OfficerRole) -> str:
     return gettext(ROLE_LABELS[role])
 
 
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    # Stored as VARCHAR with a CHECK: portable, and new values need no ALTER TYPE on PostgreSQL.
-    return Enum(kind, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
-
 
 class Agency(Base):
     """A government agency: a member of the platform that officers belong to."""
@@ -82,7 +78,7 @@ class Account(Base):
     __table_args__ = (UniqueConstraint("passport_number", "nationality"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind, "account_kind"))
+    kind: Mapped[AccountKind] = mapped_column(string_enum(AccountKind, "account_kind"))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(255))
     preferred_locale: Mapped[str] = mapped_column(String(2), default="th")
@@ -133,7 +129,7 @@ class AgencyMembership(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
-    role: Mapped[OfficerRole] = mapped_column(_enum(OfficerRole, "officer_role"))
+    role: Mapped[OfficerRole] = mapped_column(string_enum(OfficerRole, "officer_role"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="memberships")

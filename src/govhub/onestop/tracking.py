@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.iso7064 import mod_37_36
 
+from govhub.db import dialect_insert
 from govhub.onestop.models import TrackingCounter
 
 PATTERN = re.compile(r"^([A-Z0-9_-]{2,32})-(\d{4})-(\d{6,9})-([0-9A-Z])$")
@@ -54,10 +53,8 @@ async def next_number(session: AsyncSession, *, agency_code: str, year_be: int) 
 async def claim_running_number(session: AsyncSession, *, counter: str, year_be: int) -> int:
     """Claim the next number of a named yearly counter (bills use one too); one upsert."""
     values = {"agency_code": counter, "year_be": year_be, "last_number": 1}
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
-        insert(TrackingCounter)
+        dialect_insert(session)(TrackingCounter)
         .values(**values)
         .on_conflict_do_update(
             index_elements=["agency_code", "year_be"],

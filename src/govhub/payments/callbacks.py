@@ -25,11 +25,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
+from govhub.db import dialect_insert
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import AppError
 from govhub.kit.i18n import N_
@@ -147,15 +146,11 @@ async def receive(session: AsyncSession, *, provider: str, body: bytes, signatur
                               body_sha256=hashlib.sha256(body).hexdigest())
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
 
 async def _first_time(session: AsyncSession, *, provider: str, notice: Notice, body_sha256: str) -> str | None:
     """Record the notice's event id; None if it was seen before (a replay or a retry)."""
     statement = (
-        _insert(session)(CallbackReceipt)
+        dialect_insert(session)(CallbackReceipt)
         .values(id=new_id(), provider=provider, event_id=notice.event_id, body_sha256=body_sha256,
                 received_at=utcnow(), outcome="received")
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])

@@ -13,17 +13,13 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from govhub.db import Base
+from govhub.db import Base, string_enum
 from govhub.kit.clock import utcnow
 from govhub.kit.ids import new_id
 
-
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    # Stored as VARCHAR with a CHECK: portable, and new values need no ALTER TYPE on PostgreSQL.
-    return Enum(kind, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
 
 
 class BillStatus(enum.StrEnum):
@@ -93,7 +89,7 @@ class Bill(Base):
     amount_satang: Mapped[int] = mapped_column(BigInteger)
     description_th: Mapped[str] = mapped_column(String(500))
     description_en: Mapped[str] = mapped_column(String(500))
-    status: Mapped[BillStatus] = mapped_column(_enum(BillStatus, "bill_status"), default=BillStatus.OPEN, index=True)
+    status: Mapped[BillStatus] = mapped_column(string_enum(BillStatus, "bill_status"), default=BillStatus.OPEN, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime] = mapped_column()
     paid_at: Mapped[datetime | None] = mapped_column()
@@ -131,7 +127,7 @@ class PaymentAttempt(Base):
     provider: Mapped[str] = mapped_column(String(32))
     amount_satang: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[AttemptStatus] = mapped_column(
-        _enum(AttemptStatus, "payment_attempt_status"), default=AttemptStatus.PENDING)
+        string_enum(AttemptStatus, "payment_attempt_status"), default=AttemptStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 
@@ -151,7 +147,7 @@ class Payment(Base):
     amount_satang: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, "payment_status"))
+    status: Mapped[PaymentStatus] = mapped_column(string_enum(PaymentStatus, "payment_status"))
     # Why money was held rather than credited (amount_mismatch, already_paid, bill_expired...).
     held_reason: Mapped[str] = mapped_column(String(32), default="")
     # Set when a bank statement line confirmed this payment.
