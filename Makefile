@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test install install-dev fonts browser test-sqlite test-postgres bench lint clean
+.PHONY: demo test install install-dev fonts browser hsm test-sqlite test-postgres bench lint clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11+ is required ($(PYTHON) not found)"; exit 1; }
@@ -40,8 +40,17 @@ browser:
 	  else echo "chromium is missing and cannot be installed here: browser tests will fail"; fi; \
 	fi
 
+## hsm: SoftHSM2, the PKCS#11 module the HSM-signing test uses (Debian's package)
+hsm:
+	@if [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's softhsm2 for the HSM signing test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; \
+	  else echo "softhsm2 is missing and cannot be installed here: the HSM test will fail"; fi; \
+	fi
+
 ## test: every test on SQLite, then again on PostgreSQL when one answers
-test: install-dev browser
+test: install-dev browser hsm
 	$(MAKE) test-sqlite
 	@if [ -n "$$GOVHUB_TEST_POSTGRES_URL" ] || $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 	  $(MAKE) test-postgres; \

@@ -178,3 +178,37 @@ async def test_a_pdf_signed_by_an_unknown_ca_or_not_issued_here_is_not_genuine(c
         files={"document": ("x.pdf", b"GIF89a not a pdf", "application/pdf")})
     assert not_pdf.status_code == 422 and "This file is not a PDF." in not_pdf.text
     assert isinstance(stranger_ca.certificate, x509.Certificate)
+
+
+def test_status_comes_from_the_record_and_the_validity_dates():
+    from datetime import date
+
+    from govhub.documents.models import DocumentStatus
+    from govhub.documents.verification import status_of
+
+    document = IssuedDocument(status=DocumentStatus.VALID, valid_from=date(2026, 1, 1), valid_until=date(2026, 12, 31))
+    assert status_of(document, date(2026, 6, 1)) == "valid"
+    assert status_of(document, date(2027, 1, 1)) == "expired"
+    assert status_of(document, date(2025, 12, 31)) == "not_yet_valid"
+    document.status = DocumentStatus.REVOKED
+    assert status_of(document, date(2026, 6, 1)) == "revoked"
+
+
+async def test_an_agency_with_a_pkcs12_file_signs_with_it(onestop_demo, tmp_path, monkeypatch):  # noqa: F811
+    """Production: <GOVHUB_SIGNING_PKCS12_DIR>/<CODE>.p12 wins over the internal CA."""
+    from govhub.config import get_settings
+    from govhub.documents import ca
+    from govhub.identity import repository as identity_repository
+
+    root = ca.create_root_ca("A real CA")
+    issued = ca.issue_agency_certificate(root, agency_code="NBM", agency_name="Nakhon Nonthaburi")
+    (tmp_path / "NBM.p12").write_bytes(ca.to_pkcs12(issued, [root.certificate], b"secret"))
+    monkeypatch.setattr(get_settings(), "signing_pkcs12_dir", str(tmp_path))
+    monkeypatch.setattr(get_settings(), "signing_pkcs12_passphrase", __import__("pydantic").SecretStr("secret"))
+    async with unit_of_work() as session:
+        nbm = await identity_repository.agency_by_code(session, "NBM")
+        dopa = await identity_repository.agency_by_code(session, "DOPA")
+        assert nbm is not None and dopa is not None
+        from_file, internal = await keys.signer_for(session, nbm), await keys.signer_for(session, dopa)
+    assert from_file.certificate == issued.certificate and from_file.chain == (root.certificate,)
+    assert "CN=govhub internal document CA" in internal.chain[0].subject.rfc4514_string()

@@ -58,8 +58,13 @@ class PdfSigner:
 
 # The PKCS#11 session stays open for as long as the signer is in use: opening one per
 # signature would log in to the HSM every time.
-def pkcs11_signer(module_path: str, token_label: str, key_label: str, pin: str) -> PdfSigner:
-    """A signer whose key stays in an HSM; the certificate is read from the token (same label)."""
+def pkcs11_signer(module_path: str, token_label: str, key_label: str, pin: str, *,
+                  raw_ecdsa: bool = False) -> PdfSigner:
+    """A signer whose key stays in an HSM; the certificate is read from the token (same label).
+
+    `raw_ecdsa`: hash here and let the token only sign the digest, for tokens without
+    hash-then-sign ECDSA mechanisms (SoftHSM2, some smart cards).
+    """
     try:
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign import pkcs11
@@ -68,7 +73,7 @@ def pkcs11_signer(module_path: str, token_label: str, key_label: str, pin: str) 
                              ) from error
     session = pkcs11.open_pkcs11_session(module_path, token_criteria=TokenCriteria(label=token_label),
                                          user_pin=pin)
-    return PdfSigner(pkcs11.PKCS11Signer(session, key_label=key_label))
+    return PdfSigner(pkcs11.PKCS11Signer(session, key_label=key_label, use_raw_mechanism=raw_ecdsa))
 
 
 def sign_pdf(pdf: bytes, signer: PdfSigner, *, field_name: str = "Signature1", reason: str,
