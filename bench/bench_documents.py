@@ -282,22 +282,10 @@ async def issue_sequentially(agency_id: str, count: int) -> Timed:
 
 async def arrange() -> str:
     """The demo agencies, the internal CA and their signing keys; NBM's agency id."""
-    from govhub.db import dispose_engine, unit_of_work
-    from govhub.identity import repository, service
-    from govhub.identity.demo import DEMO_AGENCIES
-    from govhub.payments.demo import load_demo_payments
+    from govhub.db import dispose_engine
 
     try:
-        async with unit_of_work() as session:
-            for code, name_th, name_en in DEMO_AGENCIES:
-                await service.create_agency(session, code=code, name_th=name_th, name_en=name_en, actor_id=None,
-                                            is_demo=True)
-        async with unit_of_work() as session:
-            await load_demo_payments(session)
-        async with unit_of_work() as session:
-            agency = await repository.agency_by_code(session, AGENCY)
-            assert agency is not None
-            return agency.id
+        return await common.agencies_with_signing_keys(AGENCY)
     finally:
         await dispose_engine()
 

@@ -83,23 +83,11 @@ def bank_signature(body: bytes, secret: str = BANK_SECRET, at: int | None = None
 async def arrange(count: int, batch: int = 250) -> list[Notice]:
     """Agencies, accounts, CA and keys; `count` open bills of NBM; a paid notice for each."""
     from govhub.db import dispose_engine, unit_of_work
-    from govhub.identity import repository, service
-    from govhub.identity.demo import DEMO_AGENCIES
     from govhub.payments import bills
-    from govhub.payments.demo import load_demo_payments
 
     notices: list[Notice] = []
     try:
-        async with unit_of_work() as session:
-            for code, name_th, name_en in DEMO_AGENCIES:
-                await service.create_agency(session, code=code, name_th=name_th, name_en=name_en, actor_id=None,
-                                            is_demo=True)
-        async with unit_of_work() as session:
-            await load_demo_payments(session)
-        async with unit_of_work() as session:
-            agency = await repository.agency_by_code(session, AGENCY)
-            assert agency is not None
-            agency_id = agency.id
+        agency_id = await common.agencies_with_signing_keys(AGENCY)
         for offset in range(0, count, batch):
             async with unit_of_work() as session:
                 for i in range(offset, min(count, offset + batch)):

@@ -800,3 +800,26 @@ def tear_down(*servers: Any, database: Any, directory: Any, keep_logs: bool) -> 
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+async def agencies_with_signing_keys(agency_code: str) -> str:
+    """The demo agencies, their receiving accounts, the internal CA and keys; one agency's id.
+
+    Call inside the benchmark's own loop; the caller disposes the engine when done.
+    """
+    from govhub.db import unit_of_work
+    from govhub.identity import repository, service
+    from govhub.identity.demo import DEMO_AGENCIES
+    from govhub.payments.demo import load_demo_payments
+
+    async with unit_of_work() as session:
+        for code, name_th, name_en in DEMO_AGENCIES:
+            await service.create_agency(session, code=code, name_th=name_th, name_en=name_en, actor_id=None,
+                                        is_demo=True)
+    async with unit_of_work() as session:
+        await load_demo_payments(session)
+    async with unit_of_work() as session:
+        agency = await repository.agency_by_code(session, agency_code)
+        assert agency is not None
+        return agency.id
+
