@@ -191,7 +191,18 @@ MODEL_MODULES = (
     "govhub.notify.models",
     "govhub.payments.models",
     "govhub.documents.models",
+    "govhub.opendata.models",
 )
+
+
+# Tables that migrations create with dialect-specific SQL and no model describes: the search
+# index (an FTS5 virtual table and its shadow tables on SQLite, a tsvector table on PostgreSQL).
+UNMODELLED_TABLE_PREFIX = "opendata_search_"
+
+
+def is_modelled(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's include_name: leave the unmodelled search tables out of model comparisons."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMODELLED_TABLE_PREFIX))
 
 
 def load_all_models() -> MetaData:

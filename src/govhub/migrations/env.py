@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from govhub.config import get_settings
-from govhub.db import UTCDateTime, _sqlite_pragmas, load_all_models
+from govhub.db import UTCDateTime, _sqlite_pragmas, is_modelled, load_all_models
 
 target_metadata = load_all_models()
 
@@ -34,6 +34,7 @@ def _configure(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=is_modelled,
     )
 
 
