@@ -43,6 +43,9 @@ from govhub.onestop import backoffice as onestop_backoffice
 from govhub.onestop import pages as onestop_pages
 from govhub.onestop import registration_api as onestop_registration_api
 from govhub.notify import pages as notify_pages
+from govhub.opendata import api as opendata_api
+from govhub.opendata import dcat_routes as opendata_dcat_routes
+from govhub.opendata import pages as opendata_pages
 from govhub.documents import pages as documents_pages
 from govhub.payments import api as payments_api
 from govhub.payments import pages as payments_pages
@@ -199,6 +202,9 @@ def create_app() -> FastAPI:
     app.include_router(payments_pages.router)
     app.include_router(payments_reconcile_pages.router)
     app.include_router(documents_pages.router)
+    app.include_router(opendata_api.router)
+    app.include_router(opendata_dcat_routes.router)
+    app.include_router(opendata_pages.router)
 
     # Outermost last: observability sees every response, including error pages.
     app.add_middleware(CsrfCookieMiddleware)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govhub.config import get_settings
+from govhub.opendata.cli import opendata_app
 from govhub.payments.cli import payments_app
 
 app = typer.Typer(help="govhub: digital government platform", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(evidence_app, name="evidence")
 catalog_app = typer.Typer(help="The one-stop service's public-service catalog", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(payments_app, name="payments")
+app.add_typer(opendata_app, name="opendata")
 documents_app = typer.Typer(help="e-Documents: the internal CA and agencies' signing keys", no_args_is_help=True)
 app.add_typer(documents_app, name="documents")
 console = Console()

@@ -134,6 +134,24 @@ class Settings(BaseSettings):
     issued_document_store_path: str = str(VAR_DIR / "issued")
     max_verify_upload_bytes: int = 10 * 1024 * 1024
 
+    # Open data. Resource files are kept on local disk, or in an S3-compatible bucket
+    # (credentials from the AWS_* environment variables; needs `pip install govhub[s3]`).
+    opendata_storage: Literal["local", "s3"] = "local"
+    opendata_storage_dir: str = str(VAR_DIR / "opendata")
+    opendata_s3_bucket: str = ""
+    opendata_s3_endpoint_url: str = ""
+    opendata_s3_region: str = ""
+    opendata_s3_prefix: str = ""
+    # Largest resource file accepted, and the most a zip (zipped SHP) may expand to.
+    opendata_max_resource_bytes: int = 100 * 1024 * 1024
+    opendata_max_unzipped_bytes: int = 500 * 1024 * 1024
+    # Datastore: where loaded tables live. Empty: a separate SQLite file beside the catalog's
+    # (embedded default), or the `datastore` schema of the same PostgreSQL database.
+    datastore_url: str = ""
+    # datastore_search_sql runs read-only SELECTs on datastore tables only; off by default.
+    datastore_sql_enabled: bool = False
+    datastore_sql_timeout_ms: int = 5000
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

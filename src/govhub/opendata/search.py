@@ -1,0 +1,346 @@
+"""Dataset search: word-level Thai and stemmed English, ranked, with facets and CKAN's fq.
+
+Text is segmented here, not by the database: Thai with PyThaiNLP's newmm dictionary
+segmenter (Thai has no spaces between words, and a database parser would either keep a whole
+phrase as one token or cut inside words), English with the Snowball stemmer. The same
+`terms()` runs when indexing and when querying, so "รถโดยสารประจำทาง" matches the word and
+never the inside of another word. The index is the database's own full-text engine behind
+one interface: FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL. Facets and `fq`
+filters are counted over the narrow `opendata_facet_values` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+import snowballstemmer
+from sqlalchemy import Float, Select, String, and_, delete, exists, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govhub.kit.errors import ValidationFailed
+from govhub.kit.i18n import N_
+from govhub.opendata.models import Dataset, DatasetState, FacetValue
+
+THAI = re.compile(r"[\u0E00-\u0E7F]")
+# Runs of Thai, of Latin letters and digits, or single other letters (any script).
+RUNS = re.compile(r"[\u0E00-\u0E7F]+|[^\W_]+", re.UNICODE)
+# Thai words too common to rank by (the segmenter returns them as words of their own).
+THAI_STOPWORDS = frozenset({"และ", "ของ", "ที่", "ใน", "การ", "ความ", "เป็น", "มี", "ได้", "จาก", "ให้", "กับ", "โดย", "หรือ", "แห่ง"})
+ENGLISH_STOPWORDS = frozenset({"a", "an", "and", "are", "as", "at", "by", "for", "from", "in", "is", "of", "on", "or", "the", "to", "with"})
+
+FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id", "data_type", "data_category",
+                "high_value_dataset")
+MAX_FACET_LIMIT = 1000
+SORTS = {
+    "score desc": None,
+    "metadata_modified desc": Dataset.metadata_modified.desc(),
+    "metadata_modified asc": Dataset.metadata_modified.asc(),
+    "metadata_created desc": Dataset.metadata_created.desc(),
+    "metadata_created asc": Dataset.metadata_created.asc(),
+    "name asc": Dataset.name.asc(),
+    "name desc": Dataset.name.desc(),
+    "title_string asc": Dataset.title.asc(),
+    "title_string desc": Dataset.title.desc(),
+}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _thai_segmenter() -> Any:
+    from pythainlp.tokenize import word_tokenize
+
+    return word_tokenize
+
+
+@lru_cache(maxsize=4096)
+def _thai_words(run: str) -> tuple[str, ...]:
+    words = _thai_segmenter()(run, engine="newmm", keep_whitespace=False)
+    return tuple(word for word in words if word.strip() and word not in THAI_STOPWORDS)
+
+
+def terms(value: str) -> list[str]:
+    """The search terms of a text: Thai words and stemmed English words, lower-cased."""
+    normalized = unicodedata.normalize("NFC", value or "").lower()
+    found: list[str] = []
+    for run in RUNS.findall(normalized):
+        if THAI.match(run):
+            found.extend(_thai_words(run))
+        elif run not in ENGLISH_STOPWORDS:
+            found.append(_stemmer().stemWord(run) if run.isascii() and run.isalpha() else run)
+    return found
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """What the index holds about one dataset."""
+
+    dataset_id: str
+    title: list[str]
+    tags: list[str]
+    notes: list[str]
+
+
+def document_of(dataset: Dataset, *, organization_title: str = "", group_titles: list[str] | None = None) -> SearchDocument:
+    """The searchable words of a dataset: title (weighted most), keywords, then description."""
+    title = terms(f"{dataset.title} {dataset.title_en} {dataset.name.replace('-', ' ')}")
+    tags = terms(" ".join(dataset.tag_names))
+    notes = terms(f"{dataset.notes} {organization_title} {' '.join(group_titles or [])} {dataset.data_source}")
+    return SearchDocument(dataset.id, title, tags, notes)
+
+
+@dataclass
+class SearchQuery:
+    """A package_search request, already parsed (see `parse_fq`)."""
+
+    q: str = ""
+    filters: list[tuple[str, str]] = field(default_factory=list)  # (facet field, value), ANDed
+    facet_fields: list[str] = field(default_factory=list)
+    facet_limit: int = 50
+    rows: int = 10
+    start: int = 0
+    sort: str = "score desc"
+    # Organizations whose private datasets and drafts the caller may see; None = all (admin).
+    private_org_ids: frozenset[str] | None = frozenset()
+    include_private: bool = False
+    include_drafts: bool = False
+
+
+@dataclass
+class SearchResult:
+    """Matching dataset ids in order, the total, and facet counts."""
+
+    ids: list[str]
+    count: int
+    facets: dict[str, dict[str, int]]
+
+
+class SearchBackend(Protocol):
+    """A full-text index of datasets."""
+
+    async def index(self, session: AsyncSession, document: SearchDocument) -> None:
+        """Add or replace a dataset's document."""
+
+    async def remove(self, session: AsyncSession, dataset_id: str) -> None:
+        """Remove a dataset's document."""
+
+    def matching(self, query_terms: list[str]) -> tuple[Any, Any]:
+        """A selectable of (dataset_id, rank) for the terms, and its rank column."""
+
+
+def _rowid(dataset_id: str) -> int:
+    # FTS5 rows are addressed by integer rowid; a 63-bit hash of the id needs no mapping table.
+    return int.from_bytes(hashlib.sha256(dataset_id.encode()).digest()[:8], "big") >> 1
+
+
+def _fts_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+class SqliteSearch:
+    """FTS5 with bm25 ranking (title 10, keywords 5, description 1)."""
+
+    async def index(self, session: AsyncSession, document: SearchDocument) -> None:
+        """Replace the dataset's row."""
+        rowid = _rowid(document.dataset_id)
+        await session.execute(text("DELETE FROM opendata_search_fts WHERE rowid = :rowid"), {"rowid": rowid})
+        await session.execute(
+            text("INSERT INTO opendata_search_fts (rowid, dataset_id, title, tags, notes) "
+                 "VALUES (:rowid, :id, :title, :tags, :notes)"),
+            {"rowid": rowid, "id": document.dataset_id, "title": " ".join(document.title),
+             "tags": " ".join(document.tags), "notes": " ".join(document.notes)},
+        )
+
+    async def remove(self, session: AsyncSession, dataset_id: str) -> None:
+        """Delete the dataset's row."""
+        await session.execute(text("DELETE FROM opendata_search_fts WHERE rowid = :rowid"),
+                              {"rowid": _rowid(dataset_id)})
+
+    def matching(self, query_terms: list[str]) -> tuple[Any, Any]:
+        """Every term must occur (AND), as CKAN's default `q.op`."""
+        match = " AND ".join(_fts_phrase(term) for term in query_terms)
+        # bm25() is lower for better matches: negate it so that higher ranks better everywhere.
+        matched = text(
+            "SELECT dataset_id, -bm25(opendata_search_fts, 0.0, 10.0, 5.0, 1.0) AS rank "
+            "FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
+        ).bindparams(match=match).columns(dataset_id=String, rank=Float).subquery("matched")
+        return matched, matched.c.rank
+
+
+def _tsquery_lexeme(term: str) -> str:
+    # Written as a quoted lexeme so PostgreSQL's parser never re-splits Thai words.
+    return "'" + term.replace("\\", "").replace("'", "''") + "'"
+
+
+def _tsvector_literal(words: list[str], weight: str) -> str:
+    return " ".join(f"{_tsquery_lexeme(word)}:1{weight}" for word in dict.fromkeys(words))
+
+
+class PostgresSearch:
+    """A weighted tsvector (title A, keywords B, description C) ranked with ts_rank."""
+
+    async def index(self, session: AsyncSession, document: SearchDocument) -> None:
+        """Upsert the dataset's tsvector."""
+        vector = " ".join(part for part in (
+            _tsvector_literal(document.title, "A"), _tsvector_literal(document.tags, "B"),
+            _tsvector_literal(document.notes, "C")) if part)
+        await session.execute(
+            text("INSERT INTO opendata_search_docs (dataset_id, document) VALUES (:id, CAST(:vector AS tsvector)) "
+                 "ON CONFLICT (dataset_id) DO UPDATE SET document = EXCLUDED.document"),
+            {"id": document.dataset_id, "vector": vector},
+        )
+
+    async def remove(self, session: AsyncSession, dataset_id: str) -> None:
+        """Delete the dataset's tsvector."""
+        await session.execute(text("DELETE FROM opendata_search_docs WHERE dataset_id = :id"), {"id": dataset_id})
+
+    def matching(self, query_terms: list[str]) -> tuple[Any, Any]:
+        """Every term must occur (AND); weights D, C, B, A = 0.1, 0.2, 0.5, 1.0."""
+        query = " & ".join(_tsquery_lexeme(term) for term in query_terms)
+        matched = text(
+            "SELECT dataset_id, ts_rank('{0.1, 0.2, 0.5, 1.0}', document, CAST(:query AS tsquery)) AS rank "
+            "FROM opendata_search_docs WHERE document @@ CAST(:query AS tsquery)"
+        ).bindparams(query=query).columns(dataset_id=String, rank=Float).subquery("matched")
+        return matched, matched.c.rank
+
+
+def backend_for(session: AsyncSession) -> SearchBackend:
+    """The index of the session's database."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return PostgresSearch() if dialect == "postgresql" else SqliteSearch()
+
+
+def facet_values_of(dataset: Dataset, *, organization_name: str, group_names: list[str]) -> list[tuple[str, str]]:
+    """The (field, value) pairs a dataset is counted and filtered under."""
+    pairs = {("organization", organization_name), ("license_id", dataset.license_id),
+             ("data_type", dataset.dataset_type), ("data_category", dataset.data_category),
+             ("high_value_dataset", "true" if dataset.high_value else "false")}
+    pairs.update(("tags", tag[:255]) for tag in dataset.tag_names)
+    pairs.update(("groups", name) for name in group_names)
+    pairs.update(("res_format", resource.format[:255]) for resource in dataset.resources if resource.format)
+    return sorted(pairs)
+
+
+async def index_dataset(session: AsyncSession, dataset: Dataset, *, organization_name: str,
+                        organization_title: str, group_names: list[str], group_titles: list[str]) -> None:
+    """Write a dataset's search document and facet values (in the caller's transaction)."""
+    await backend_for(session).index(session, document_of(dataset, organization_title=organization_title,
+                                                          group_titles=group_titles))
+    await session.execute(delete(FacetValue).where(FacetValue.dataset_id == dataset.id))
+    rows = [{"dataset_id": dataset.id, "field": name, "value": value}
+            for name, value in facet_values_of(dataset, organization_name=organization_name, group_names=group_names)]
+    if rows:
+        await session.execute(FacetValue.__table__.insert(), rows)
+
+
+async def remove_dataset(session: AsyncSession, dataset_id: str) -> None:
+    """Take a dataset out of the index."""
+    await backend_for(session).remove(session, dataset_id)
+    await session.execute(delete(FacetValue).where(FacetValue.dataset_id == dataset_id))
+
+
+FQ_TERM = re.compile(r'(?P<neg>-?)(?P<field>[a-z_]+):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"()]+))')
+
+
+def parse_fq(fq: str) -> list[tuple[str, str]]:
+    """CKAN's `fq` as ANDed field:value pairs (`organization:x tags:"ขนส่ง" +res_format:CSV`)."""
+    filters: list[tuple[str, str]] = []
+    remainder = fq.replace("+", " ")
+    for match in FQ_TERM.finditer(remainder):
+        name = match["field"]
+        if name == "owner_org":
+            name = "owner_org"
+        elif name not in FACET_FIELDS and name not in ("dataset_type", "capacity", "state", "name", "id"):
+            raise ValidationFailed(N_("Cannot filter on %(field)s"), field="fq", code="search_query_error",
+                                   **{"field": name})
+        if match["neg"]:
+            raise ValidationFailed(N_("Negative filters are not supported"), field="fq", code="search_query_error")
+        filters.append((name, match["quoted"] if match["quoted"] is not None else match["bare"]))
+    leftover = FQ_TERM.sub("", remainder).strip()
+    if leftover and leftover not in ("*:*",):
+        raise ValidationFailed(N_("Could not understand the filter: %(text)s"), field="fq",
+                               code="search_query_error", text=leftover[:100])
+    return filters
+
+
+def _visibility(query: SearchQuery) -> Any:
+    states = [DatasetState.ACTIVE] + ([DatasetState.DRAFT] if query.include_drafts else [])
+    condition = Dataset.state.in_(states)
+    if query.private_org_ids is None:
+        return condition if query.include_private else and_(condition, Dataset.private.is_(False))
+    mine = Dataset.organization_id.in_(query.private_org_ids) if query.private_org_ids else None
+    if query.include_private and mine is not None:
+        visible = or_(Dataset.private.is_(False), mine)
+    else:
+        visible = Dataset.private.is_(False)
+    drafts_ok = or_(Dataset.state == DatasetState.ACTIVE, mine) if (query.include_drafts and mine is not None) \
+        else Dataset.state == DatasetState.ACTIVE
+    return and_(condition, visible, drafts_ok)
+
+
+def _apply_filters(statement: Select[Any], query: SearchQuery) -> Select[Any]:
+    for name, value in query.filters:
+        if name in ("owner_org",):
+            statement = statement.where(Dataset.organization_id == value)
+        elif name == "dataset_type":
+            statement = statement.where(Dataset.dataset_type == value)
+        elif name == "name":
+            statement = statement.where(Dataset.name == value)
+        elif name == "id":
+            statement = statement.where(Dataset.id == value)
+        elif name in ("capacity", "state"):
+            continue  # CKAN clients send these; visibility is decided by _visibility
+        else:
+            statement = statement.where(exists().where(
+                FacetValue.dataset_id == Dataset.id, FacetValue.field == name, FacetValue.value == value))
+    return statement
+
+
+async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
+    """Run a query: ranked ids of one page, the total, and the requested facets' counts."""
+    query_terms = terms(query.q) if query.q.strip() not in ("", "*:*") else []
+    if query.q.strip() and query.q.strip() != "*:*" and not query_terms:
+        return SearchResult([], 0, {name: {} for name in query.facet_fields})
+    base = select(Dataset.id.label("id")).where(_visibility(query))
+    rank = None
+    if query_terms:
+        matched, rank_column = backend_for(session).matching(query_terms)
+        base = select(Dataset.id.label("id"), rank_column.label("rank")).join(
+            matched, matched.c.dataset_id == Dataset.id).where(_visibility(query))
+        rank = rank_column
+    base = _apply_filters(base, query)
+    order = SORTS.get(query.sort)
+    if query.sort not in SORTS:
+        raise ValidationFailed(N_("Cannot sort by %(sort)s"), field="sort", code="search_query_error", sort=query.sort)
+    ordering = [order] if order is not None else ([rank.desc()] if rank is not None else [Dataset.metadata_modified.desc()])
+    page = base.order_by(*ordering, Dataset.id).offset(query.start).limit(query.rows)
+    ids = [row.id for row in (await session.execute(page)).all()] if query.rows else []
+    matches = base.subquery("matches")
+    count = (await session.execute(select(func.count()).select_from(matches))).scalar_one()
+    facets = await _facets(session, matches, query) if query.facet_fields and count else \
+        {name: {} for name in query.facet_fields}
+    return SearchResult(ids, count, facets)
+
+
+async def _facets(session: AsyncSession, matches: Any, query: SearchQuery) -> dict[str, dict[str, int]]:
+    names = [name for name in query.facet_fields if name in FACET_FIELDS]
+    counted = (
+        select(FacetValue.field, FacetValue.value, func.count().label("n"))
+        .where(FacetValue.field.in_(names), FacetValue.dataset_id.in_(select(matches.c.id)))
+        .group_by(FacetValue.field, FacetValue.value)
+    )
+    facets: dict[str, dict[str, int]] = {name: {} for name in query.facet_fields}
+    rows = sorted((await session.execute(counted)).all(), key=lambda row: (-row.n, row.value))
+    for row in rows:
+        bucket = facets[row.field]
+        if len(bucket) < query.facet_limit:
+            bucket[row.value] = row.n
+    return facets

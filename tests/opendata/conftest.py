@@ -1,0 +1,73 @@
+"""Arrangements for the open-data tests: two agencies' organizations, groups and actors."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from govhub.db import unit_of_work
+from govhub.identity.models import Agency
+from govhub.opendata import service
+from govhub.opendata.models import Group, Organization
+from govhub.opendata.service import Actor
+
+
+@dataclass
+class Catalog:
+    """Two organizations, two groups, and an actor per role."""
+
+    transport: Organization
+    finance: Organization
+    groups: dict[str, Group]
+    transport_publisher: Actor
+    finance_publisher: Actor
+    transport_member: Actor
+    admin: Actor
+
+
+async def make_catalog() -> Catalog:
+    """Fresh organizations and groups with unique names (tests share one database)."""
+    suffix = secrets.token_hex(3)
+    async with unit_of_work() as session:
+        orgs = []
+        for code, th, en in (("bmta", "องค์การขนส่งมวลชนกรุงเทพ", "Bangkok Mass Transit Authority"),
+                             ("cgd", "กรมบัญชีกลาง", "Comptroller General's Department")):
+            agency = Agency(code=f"{code.upper()}{suffix}", name_th=th, name_en=en)
+            session.add(agency)
+            await session.flush()
+            orgs.append(await service.ensure_organization_for_agency(session, agency=agency, name=f"{code}-{suffix}"))
+        groups = {}
+        for name, th, en in (("transport", "คมนาคมขนส่ง", "Transport"), ("finance", "การเงินการคลัง", "Public finance")):
+            groups[name] = await service.create_group(session, name=f"{name}-{suffix}", title_th=th, title_en=en)
+        session.expunge_all()
+    transport, finance = orgs
+    return Catalog(
+        transport=transport, finance=finance, groups=groups,
+        transport_publisher=Actor(account_id=None, publisher_org_ids=frozenset({transport.id}),
+                                  member_org_ids=frozenset({transport.id}), label="transport publisher"),
+        finance_publisher=Actor(account_id=None, publisher_org_ids=frozenset({finance.id}),
+                                member_org_ids=frozenset({finance.id}), label="finance publisher"),
+        transport_member=Actor(account_id=None, member_org_ids=frozenset({transport.id}), label="reader"),
+        admin=Actor(account_id=None, is_admin=True, label="admin"),
+    )
+
+
+@pytest.fixture
+async def catalog() -> Catalog:
+    """A fresh catalog arrangement."""
+    return await make_catalog()
+
+
+def package(org: Organization, name: str, **overrides: Any) -> dict[str, Any]:
+    """A valid package dict for org, with overrides."""
+    data: dict[str, Any] = {
+        "name": name, "title": f"ชุดข้อมูล {name}", "notes": "คำอธิบายชุดข้อมูล", "owner_org": org.name,
+        "data_type": "record", "objective": ["public_service"], "update_frequency_unit": "year",
+        "update_frequency_interval": 1, "geo_coverage": "country", "data_category": "public",
+        "data_classification": "open", "license_id": "Open-D", "tags": [{"name": "ทดสอบ"}],
+    }
+    data.update(overrides)
+    return data
