@@ -61,6 +61,8 @@ log = get_logger("govhub.app")
 # Requests under these prefixes are machine APIs: errors are JSON, never pages.
 API_PREFIXES = ("/api/", "/payments/", "/oauth/", "/.well-known/", "/oidc/", "/registries/", "/registration/", "/gdx/r1/", "/gdx/evidence")
 # Routes that accept uploaded documents (they get GOVHUB_MAX_UPLOAD_BODY_BYTES).
+# Open-data resource files: up to opendata_max_resource_bytes (plus the multipart envelope).
+RESOURCE_UPLOAD_PATHS = re.compile(r"^/(api/(3/)?action/resource_(create|update|patch)|dataset/[^/]+/resource/(new|[^/]+/edit))$")
 UPLOAD_PATHS = re.compile(r"^/(applications/[^/]+/form/\d+|registration/documents|verify|backoffice/payments/reconcile)$")
 # JSON routes under /gdx/ beside the portal's pages (/gdx/catalog, /gdx/services...).
 API_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/gdx/listClients")
@@ -214,5 +216,6 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes,
         upload_paths=UPLOAD_PATHS, upload_max_bytes=settings.max_upload_body_bytes,
+        path_limits=((RESOURCE_UPLOAD_PATHS, settings.opendata_max_resource_bytes + 1024 * 1024),),
     )
     return app

@@ -71,3 +71,29 @@ def package(org: Organization, name: str, **overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+@dataclass
+class Publisher:
+    """An officer who publishes for an organization, with an API token."""
+
+    account_id: str
+    email: str
+    token: str
+
+
+async def make_publisher(agency_id: str, *roles: Any) -> Publisher:
+    """A new officer of the agency holding roles (data steward by default), and a token for them."""
+    from govhub.identity import api_tokens
+    from govhub.identity import service as identity_service
+    from govhub.identity.models import AccountKind, OfficerRole
+    from tests import factories as f
+
+    async with unit_of_work() as session:
+        account = await identity_service.create_staff_account(
+            session, kind=AccountKind.OFFICER, email=f.email(), full_name="นักเผยแพร่ ข้อมูล",
+            national_id=f.national_id(), password=f.PASSWORD, agency_id=agency_id,
+            roles=list(roles or [OfficerRole.DATA_STEWARD]),
+        )
+        _row, token = await api_tokens.create_token(session, account, name="tests")
+        return Publisher(account_id=account.id, email=account.email, token=token)

@@ -31,6 +31,8 @@ class AuditAction:
     IDENTITY_VERIFIED = "identity.verified"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REFUSED = "token.refused"
+    API_TOKEN_CREATED = "api_token.created"
+    API_TOKEN_REVOKED = "api_token.revoked"
     CLIENT_CREATED = "client.created"
     CLIENT_DISABLED = "client.disabled"
     CONSENT_GRANTED = "oidc_consent.granted"

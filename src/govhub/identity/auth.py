@@ -175,7 +175,45 @@ async def admin(caller: Annotated[Caller, Depends(signed_in)]) -> Caller:
     return caller
 
 
+@dataclass(frozen=True)
+class TokenOrSessionCaller:
+    """The caller of a CKAN-style API: by API token, by session cookie, or anonymous."""
+
+    caller: Caller | None
+    # True when a token was sent but is unknown, expired or revoked (the API answers 403).
+    bad_token: bool = False
+    via_token: bool = False
+
+
+def _api_token_from(request: Request) -> str | None:
+    # CKAN clients send the bare token in Authorization (ckanapi also in X-CKAN-API-Key).
+    value = request.headers.get("authorization") or request.headers.get("x-ckan-api-key")
+    if not value:
+        return None
+    return value[7:].strip() if value.lower().startswith("bearer ") else value.strip()
+
+
+@_declares_auth("api_token_or_session")
+async def api_token_or_session(request: Request, session: SessionDep) -> TokenOrSessionCaller:
+    """An API token if one is sent (no CSRF: a token is not ambient), else the browser session."""
+    from govhub.identity import api_tokens
+
+    token = _api_token_from(request)
+    if token is None:
+        return TokenOrSessionCaller(caller=await _load_caller(request, session))
+    account = await api_tokens.account_for_token(session, token)
+    if account is None:
+        return TokenOrSessionCaller(caller=None, bad_token=True)
+    roles: dict[str, set[OfficerRole]] = {}
+    for membership in account.memberships:
+        roles.setdefault(membership.agency_id, set()).add(membership.role)
+    # Not stored: a token stands for the AAL2 session that created it (see identity.api_tokens).
+    standing = UserSession(account_id=account.id, token_digest="", ial=account.ial, aal=2)
+    return TokenOrSessionCaller(caller=Caller(account=account, session=standing, agency_roles=roles), via_token=True)
+
+
 PublicCaller = Annotated[Caller | None, Depends(public)]
+ApiTokenOrSession = Annotated[TokenOrSessionCaller, Depends(api_token_or_session)]
 Anyone = Annotated[None, Depends(anyone)]
 SignedIn = Annotated[Caller, Depends(signed_in)]
 SignedInAnyLevel = Annotated[Caller, Depends(signed_in_any_level)]

@@ -41,16 +41,23 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, upload_paths: re.Pattern[str] | None = None, upload_max_bytes: int = 0
+        self, app: ASGIApp, *, max_bytes: int, upload_paths: re.Pattern[str] | None = None, upload_max_bytes: int = 0,
+        path_limits: tuple[tuple[re.Pattern[str], int], ...] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         # Routes that take files get a larger limit; everything else keeps the small one.
         self.upload_paths = upload_paths
         self.upload_max_bytes = upload_max_bytes
+        # Routes with a limit of their own (open-data resource files are larger than forms' files).
+        self.path_limits = path_limits
 
     def _limit(self, scope: Scope) -> int:
-        if self.upload_paths is not None and self.upload_paths.match(scope.get("path", "")):
+        path = scope.get("path", "")
+        for pattern, limit in self.path_limits:
+            if pattern.match(path):
+                return max(self.max_bytes, limit)
+        if self.upload_paths is not None and self.upload_paths.match(path):
             return max(self.max_bytes, self.upload_max_bytes)
         return self.max_bytes
 

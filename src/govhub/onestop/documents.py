@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import unicodedata
-import zlib
 from pathlib import Path
 from typing import Protocol
 
@@ -20,19 +19,12 @@ import filetype
 
 from govhub.config import get_settings
 from govhub.kit.errors import NotFound, ValidationFailed
+from govhub.kit.files import pdf_is_active
 from govhub.kit.i18n import N_
 from govhub.kit.ids import new_id
 from govhub.onestop.definitions import Document
 
 MEDIA_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
-# Names in a PDF that make it act when opened or clicked (PDF 32000-1, 12.6 and 7.11).
-_ACTIVE_PDF = re.compile(
-    rb"/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|XFA|AA|SubmitForm|ImportData|GoToR|GoToE)(?![A-Za-z0-9])"
-)
-_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
-# Inflating compressed streams to look inside them: bounded, so a zip bomb cannot exhaust memory.
-_MAX_INFLATED = 64 * 1024 * 1024
 
 
 class DocumentStore(Protocol):
@@ -108,7 +100,7 @@ def check_upload(document: Document, data: bytes) -> str:
             N_("The file must be one of: %(types)s. Its content is not one of these types."),
             field=document.code, types=", ".join(t.upper() for t in document.accept),
         )
-    if found == "pdf" and (b"%%EOF" not in data[-2048:] or _pdf_is_active(data)):
+    if found == "pdf" and (b"%%EOF" not in data[-2048:] or pdf_is_active(data)):
         raise ValidationFailed(
             N_("This PDF cannot be accepted: it is damaged, or it contains scripts or attached files."),
             field=document.code,
@@ -118,34 +110,6 @@ def check_upload(document: Document, data: bytes) -> str:
         raise ValidationFailed(N_("This image cannot be accepted: it also contains another kind of file."),
                                field=document.code)
     return MEDIA_TYPES[found]
-
-
-def _pdf_is_active(data: bytes) -> bool:
-    """True if the PDF names active content, in plain objects or inside compressed streams.
-
-    Names may hide behind #xx escapes (/Java#53cript), and objects inside compressed object
-    streams: both are undone before looking. Inflating is bounded, so a zip bomb is refused
-    rather than expanded.
-    """
-    if _names_active(data):
-        return True
-    budget = _MAX_INFLATED
-    for match in _STREAM.finditer(data):
-        inflater = zlib.decompressobj()
-        try:
-            inflated = inflater.decompress(match.group(1), budget)
-        except zlib.error:
-            continue  # not Flate-compressed (images, fonts): nothing to look into
-        if inflater.unconsumed_tail:
-            return True
-        budget -= len(inflated)
-        if _names_active(inflated):
-            return True
-    return False
-
-
-def _names_active(chunk: bytes) -> bool:
-    return _ACTIVE_PDF.search(_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), chunk)) is not None
 
 
 def download_name(filename: str, media_type: str) -> str:

@@ -259,8 +259,7 @@ def parse_fq(fq: str) -> list[tuple[str, str]]:
         if name == "owner_org":
             name = "owner_org"
         elif name not in FACET_FIELDS and name not in ("dataset_type", "capacity", "state", "name", "id"):
-            raise ValidationFailed(N_("Cannot filter on %(field)s"), field="fq", code="search_query_error",
-                                   **{"field": name})
+            raise ValidationFailed(N_("Cannot filter on %(name)s"), field="fq", code="search_query_error", name=name)
         if match["neg"]:
             raise ValidationFailed(N_("Negative filters are not supported"), field="fq", code="search_query_error")
         filters.append((name, match["quoted"] if match["quoted"] is not None else match["bare"]))

@@ -98,7 +98,8 @@ async def actor_for(session: AsyncSession, caller: Any) -> Actor:
 
 # ---------------------------------------------------------------- reading
 
-def _iso(value: datetime | date | None) -> str | None:
+def iso(value: datetime | date | None) -> str | None:
+    """A time as CKAN writes it (naive UTC ISO 8601 with microseconds), a date as YYYY-MM-DD."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -122,7 +123,7 @@ def resource_dict(resource: Resource, *, datastore_active: bool = False) -> dict
         "description": resource.description, "format": resource.format, "mimetype": resource.mimetype or None,
         "url": resource_url(resource), "url_type": resource.url_type, "size": resource.size,
         "hash": f"sha256:{resource.sha256}" if resource.sha256 else "", "position": resource.position,
-        "state": resource.state, "created": _iso(resource.created_at), "last_modified": _iso(resource.last_modified),
+        "state": resource.state, "created": iso(resource.created_at), "last_modified": iso(resource.last_modified),
         "datastore_active": datastore_active,
     }
 
@@ -134,7 +135,7 @@ def organization_dict(organization: Organization, *, package_count: int | None =
         "title_en": organization.title_en, "display_name": organization.title_th,
         "description": organization.description, "image_url": organization.image_url,
         "type": "organization", "is_organization": True, "state": "active" if organization.is_active else "deleted",
-        "approval_status": "approved", "created": _iso(organization.created_at),
+        "approval_status": "approved", "created": iso(organization.created_at),
     }
     if package_count is not None:
         result["package_count"] = package_count
@@ -147,7 +148,7 @@ def group_dict(group: Group, *, package_count: int | None = None) -> dict[str, A
         "id": group.id, "name": group.name, "title": group.title_th, "title_en": group.title_en,
         "display_name": group.title_th, "description": group.description, "image_url": group.image_url,
         "type": "group", "is_organization": False, "state": "active", "approval_status": "approved",
-        "created": _iso(group.created_at),
+        "created": iso(group.created_at),
     }
     if package_count is not None:
         result["package_count"] = package_count
@@ -175,15 +176,15 @@ def package_dict(dataset: Dataset, groups: list[Group], *, datastore_ids: frozen
         "data_format": list(dataset.data_formats), "data_category": dataset.data_category,
         "data_classification": dataset.data_classification, "data_language": list(dataset.data_languages),
         "high_value_dataset": dataset.high_value, "reference_data": dataset.reference_data,
-        "allow_harvest": dataset.allow_harvest, "created_date": _iso(dataset.data_created),
-        "last_updated_date": _iso(dataset.data_updated),
+        "allow_harvest": dataset.allow_harvest, "created_date": iso(dataset.data_created),
+        "last_updated_date": iso(dataset.data_updated),
         "tags": [{"name": tag, "display_name": tag, "state": "active", "vocabulary_id": None} for tag in tags],
         "num_tags": len(tags),
         "groups": [{"id": group.id, "name": group.name, "title": group.title_th, "display_name": group.title_th,
                     "description": group.description, "image_display_url": group.image_url} for group in groups],
         "resources": resources, "num_resources": len(resources),
         "extras": [{"key": key, "value": value} for key, value in sorted(dataset.extras.items())],
-        "metadata_created": _iso(dataset.metadata_created), "metadata_modified": _iso(dataset.metadata_modified),
+        "metadata_created": iso(dataset.metadata_created), "metadata_modified": iso(dataset.metadata_modified),
         "creator_user_id": dataset.creator_account_id, "revision": dataset.revision,
         "relationships_as_object": [], "relationships_as_subject": [],
     }
@@ -213,13 +214,58 @@ async def get_dataset(session: AsyncSession, actor: Actor, id_or_name: str) -> D
 async def package_show(session: AsyncSession, actor: Actor, id_or_name: str) -> dict[str, Any]:
     """package_show: the dataset's package dict."""
     dataset = await get_dataset(session, actor, id_or_name)
-    return await _package_dict_of(session, dataset)
+    return await package_dict_of(session, dataset)
 
 
-async def _package_dict_of(session: AsyncSession, dataset: Dataset) -> dict[str, Any]:
+async def package_dict_of(session: AsyncSession, dataset: Dataset) -> dict[str, Any]:
+    """The package dict of a loaded dataset (its groups and datastore flags looked up)."""
     groups = await repository.groups_by_ids(session, [link.group_id for link in dataset.group_links])
     active = await repository.datastore_active_ids(session, [resource.id for resource in dataset.resources])
     return package_dict(dataset, groups, datastore_ids=active)
+
+
+async def package_dicts(session: AsyncSession, datasets: list[Dataset]) -> list[dict[str, Any]]:
+    """Package dicts of many datasets with two queries in all (search results, lists)."""
+    group_ids = {link.group_id for dataset in datasets for link in dataset.group_links}
+    groups = {group.id: group for group in await repository.groups_by_ids(session, list(group_ids))}
+    active = await repository.datastore_active_ids(
+        session, [resource.id for dataset in datasets for resource in dataset.resources])
+    return [package_dict(dataset, sorted((groups[link.group_id] for link in dataset.group_links
+                                          if link.group_id in groups), key=lambda group: group.name),
+                         datastore_ids=active)
+            for dataset in datasets]
+
+
+async def facet_titles(session: AsyncSession, facets: dict[str, dict[str, int]]) -> dict[tuple[str, str], str]:
+    """Display names of facet values: organization and group titles, vocabulary labels."""
+    titles: dict[tuple[str, str], str] = {}
+    for name in facets.get("organization", {}):
+        organization = await repository.organization_by_id_or_name(session, name)
+        if organization is not None:
+            titles[("organization", name)] = organization.title_th
+    for name in facets.get("groups", {}):
+        group = await repository.group_by_id_or_name(session, name)
+        if group is not None:
+            titles[("groups", name)] = group.title_th
+    for field, vocabulary in (("data_type", vocab.DATASET_TYPES), ("data_category", vocab.DATA_CATEGORIES)):
+        for code in facets.get(field, {}):
+            titles[(field, code)] = vocabulary.label(code)
+    for licence_id in facets.get("license_id", {}):
+        licence = vocab.LICENSES_BY_ID.get(licence_id)
+        if licence is not None:
+            titles[("license_id", licence_id)] = licence.title
+    return titles
+
+
+def revision_dict(revision: DatasetRevision) -> dict[str, Any]:
+    """A revision as an activity (CKAN's package_activity_list entry), with the changed fields."""
+    return {
+        "id": revision.id, "package_id": revision.dataset_id, "revision": revision.number,
+        "activity_type": f"{'new' if revision.action == 'created' else 'changed'} package",
+        "action": revision.action, "user_id": revision.actor_account_id, "actor": revision.actor_label,
+        "timestamp": iso(revision.at), "changes": revision.changes,
+        "data": {"package": revision.snapshot},
+    }
 
 
 async def get_resource(session: AsyncSession, actor: Actor, resource_id: str) -> tuple[Resource, Dataset]:
@@ -252,7 +298,8 @@ async def _groups_for(session: AsyncSession, names: list[str]) -> list[Group]:
     return groups
 
 
-def _require_publisher(actor: Actor, organization_id: str) -> None:
+def require_publisher(actor: Actor, organization_id: str) -> None:
+    """Refuse (403) unless the actor publishes for the organization."""
     if not actor.may_publish(organization_id):
         raise NotPublisher()
 
@@ -267,7 +314,7 @@ async def package_create(session: AsyncSession, actor: Actor, data: dict[str, An
     """package_create: a new dataset (a draft if state=draft), recorded as revision 1."""
     parsed = parse_package(data, creating=True)
     organization = await _organization_for(session, parsed.owner_org or "")
-    _require_publisher(actor, organization.id)
+    require_publisher(actor, organization.id)
     await _check_name_free(session, parsed.values["name"])
     check_governance(parsed.values)
     groups = await _groups_for(session, parsed.groups or [])
@@ -286,7 +333,7 @@ async def package_create(session: AsyncSession, actor: Actor, data: dict[str, An
         _add_link_resource(session, dataset, item, position)
     await session.flush()
     await _refresh(session, dataset)
-    await _after_change(session, actor, dataset, action="created", before=None)
+    await record_change(session, actor, dataset, action="created", before=None)
     return dataset
 
 
@@ -308,8 +355,8 @@ async def package_update(session: AsyncSession, actor: Actor, data: dict[str, An
     if not isinstance(data, dict) or not data.get("id") and not data.get("name"):
         raise DatasetInvalid({"id": [N_("Missing value")]})
     dataset = await get_dataset(session, actor, str(data.get("id") or data.get("name")))
-    _require_publisher(actor, dataset.organization_id)
-    before = await _package_dict_of(session, dataset)
+    require_publisher(actor, dataset.organization_id)
+    before = await package_dict_of(session, dataset)
     merged = {**_editable(before), **data} if patch else {**data}
     if not patch:
         merged.setdefault("name", dataset.name)
@@ -319,7 +366,7 @@ async def package_update(session: AsyncSession, actor: Actor, data: dict[str, An
     organization = dataset.organization
     if parsed.owner_org and parsed.owner_org not in (dataset.organization_id, dataset.organization.name):
         organization = await _organization_for(session, parsed.owner_org)
-        _require_publisher(actor, organization.id)  # moving a dataset needs both organizations
+        require_publisher(actor, organization.id)  # moving a dataset needs both organizations
     if "name" in parsed.values:
         await _check_name_free(session, parsed.values["name"], except_id=dataset.id)
     check_governance({**_current_values(dataset), **parsed.values})
@@ -335,7 +382,7 @@ async def package_update(session: AsyncSession, actor: Actor, data: dict[str, An
         await _replace_resources(session, dataset, parsed.resources)
     await session.flush()
     await _refresh(session, dataset)
-    await _after_change(session, actor, dataset, action="updated", before=before)
+    await record_change(session, actor, dataset, action="updated", before=before)
     return dataset
 
 
@@ -376,20 +423,20 @@ async def _replace_resources(session: AsyncSession, dataset: Dataset, items: lis
 async def package_delete(session: AsyncSession, actor: Actor, id_or_name: str) -> None:
     """package_delete: the dataset becomes deleted (kept with its history, hidden, out of search)."""
     dataset = await get_dataset(session, actor, id_or_name)
-    _require_publisher(actor, dataset.organization_id)
-    before = await _package_dict_of(session, dataset)
+    require_publisher(actor, dataset.organization_id)
+    before = await package_dict_of(session, dataset)
     dataset.state = DatasetState.DELETED
     await session.flush()
-    await _after_change(session, actor, dataset, action="deleted", before=before)
+    await record_change(session, actor, dataset, action="deleted", before=before)
 
 
-async def _after_change(session: AsyncSession, actor: Actor, dataset: Dataset, *, action: str,
+async def record_change(session: AsyncSession, actor: Actor, dataset: Dataset, *, action: str,
                         before: dict[str, Any] | None) -> None:
     """Bump the revision, record who changed what, and refresh the search index."""
     dataset.metadata_modified = utcnow()
     if before is not None:
         dataset.revision += 1
-    after = await _package_dict_of(session, dataset)
+    after = await package_dict_of(session, dataset)
     # A new dataset's revision is its snapshot; later ones also list what changed.
     changes = diff_packages(before, after) if before is not None else {}
     session.add(DatasetRevision(
