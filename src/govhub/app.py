@@ -26,6 +26,7 @@ from govhub.exchange import pages as exchange_pages
 from govhub.exchange.proofing import CivilRegistryProofer
 from govhub.exchange import evidence_api as exchange_evidence_api
 from govhub.identity import admin_pages as identity_admin_pages
+from govhub.identity import api_token_pages as identity_api_token_pages
 from govhub.identity import api as identity_api
 from govhub.identity import oidc as identity_oidc
 from govhub.identity import oidc_admin as identity_oidc_admin
@@ -188,6 +189,7 @@ def create_app() -> FastAPI:
     app.include_router(identity_oidc_admin.router)
     app.include_router(identity_pages.router)
     app.include_router(identity_admin_pages.router)
+    app.include_router(identity_api_token_pages.router)
     app.include_router(registries_api.router)
     app.include_router(exchange_pages.router)
     app.include_router(exchange_officer_pages.router)
