@@ -11,6 +11,7 @@ JOB_MODULES = (
     "govhub.notify.delivery",
     "govhub.payments.jobs",
     "govhub.documents.issuing",
+    "govhub.opendata.quality",
 )
 
 
