@@ -274,6 +274,11 @@ def provinces() -> list[Province]:
     return sorted(_data().provinces.values(), key=lambda province: province.code)
 
 
+def districts_of(province_code: str) -> list[District]:
+    """The districts of a province that the reference data holds, in code order."""
+    return list(_data().districts_by_province.get(province_code, ()))
+
+
 # --------------------------------------------------------------------------- check digits
 
 LASER_CODE_PATTERN = re.compile(r"^[A-Z]{2}[0-9]{10}$")
