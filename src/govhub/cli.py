@@ -99,6 +99,7 @@ def demo(
     from govhub.identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo_identity
     from govhub.kit.observability import configure_logging
     from govhub.onestop.demo import load_demo_onestop
+    from govhub.opendata.demo import load_demo_datastore, load_demo_opendata
     from govhub.payments.demo import load_demo_payments
 
     # The tables below are the output; per-record audit lines would bury them.
@@ -113,6 +114,9 @@ def demo(
             await load_demo_onestop(session)
         async with unit_of_work() as session:
             await load_demo_payments(session)
+        async with unit_of_work() as session:
+            tables = await load_demo_opendata(session)
+        await load_demo_datastore(tables)
         async with unit_of_work() as session:
             systems = [(s.client_path, s.oauth_client_id) for s in await list_subsystems(session)]
         return accounts, people, systems

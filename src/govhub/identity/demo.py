@@ -17,6 +17,10 @@ DEMO_AGENCIES = (
     ("DBD", "กรมพัฒนาธุรกิจการค้า", "Department of Business Development"),
     ("RD", "กรมสรรพากร", "The Revenue Department"),
     ("NBM", "เทศบาลนครนนทบุรี", "Nakhon Nonthaburi City Municipality"),
+    # Publishers of the demo's open data.
+    ("BMTA", "องค์การขนส่งมวลชนกรุงเทพ", "Bangkok Mass Transit Authority"),
+    ("CGD", "กรมบัญชีกลาง", "The Comptroller General's Department"),
+    ("NSO", "สำนักงานสถิติแห่งชาติ", "National Statistical Office"),
 )
 
 # Known, published demo secrets: these accounts exist only when `govhub demo` is run.
@@ -60,6 +64,10 @@ DEMO_ACCOUNTS = (
     DemoAccount(
         AccountKind.OFFICER, "officer.dopa@demo.govhub.local", "นภา ทะเบียน", national_id="1509900456789",
         agency="DOPA", roles=(OfficerRole.REGISTRAR, OfficerRole.DATA_STEWARD), totp=True,
+    ),
+    DemoAccount(
+        AccountKind.OFFICER, "publisher.bmta@demo.govhub.local", "ปรีชา ข้อมูลเปิด", national_id="1102003456781",
+        agency="BMTA", roles=(OfficerRole.DATA_STEWARD,), totp=True,
     ),
     DemoAccount(
         AccountKind.ADMIN, "admin@demo.govhub.local", "ผู้ดูแลระบบ DGA", national_id="1100400789016",
