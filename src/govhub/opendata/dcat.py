@@ -337,7 +337,7 @@ def _add_dataset(graph: Graph, package: dict[str, Any], base_url: str) -> URIRef
         add((subject, DCT.source, Literal(package["data_source"])))
     for name, (local, kind) in GDC_TERMS.items():
         value = package.get(name)
-        for item in value if kind == "codes" else [value]:
+        for item in (value or []) if kind == "codes" else [value]:
             literal = _gdc_literal(kind, item)
             if literal is not None:
                 add((subject, gdc[local], literal))
