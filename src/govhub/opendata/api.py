@@ -180,3 +180,17 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name, safe="")
+
+
+@router.get("/datastore/dump/{resource_id}")
+async def dump_datastore(resource_id: str, session: SessionDep, auth: ApiTokenOrSession,
+                         format: str = "csv", bom: bool = False) -> StreamingResponse:
+    """The whole datastore table as CSV, TSV, JSON or XLSX (formula-like cells neutralised)."""
+    from govhub.opendata import datastore
+
+    actor = await service.actor_for(session, auth.caller)
+    await service.get_resource(session, actor, resource_id)
+    stream = await datastore.export_rows(resource_id, format, bom=bom)
+    fmt = format.lower()
+    return StreamingResponse(stream, media_type=datastore.EXPORT_MEDIA_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{resource_id}.{fmt}"', "X-Content-Type-Options": "nosniff"})
