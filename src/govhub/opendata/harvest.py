@@ -358,6 +358,9 @@ def prepare(record: Any, *, landing_url: str | None = None) -> Prepared:
         if value in (None, ""):
             continue
         if key in allowed:
+            # GDC portals often give years in the Buddhist era (2566 = 2023), as on Thai forms.
+            if key.endswith("_year_of_data") and str(value).strip().isdigit() and int(str(value).strip()) > 2400:
+                value = int(str(value).strip()) - 543
             data[key] = value
         else:
             warnings.append(f"{key}: does not belong to a {data['data_type']} dataset; left out")
