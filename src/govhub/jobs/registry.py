@@ -12,6 +12,7 @@ JOB_MODULES = (
     "govhub.payments.jobs",
     "govhub.documents.issuing",
     "govhub.opendata.quality",
+    "govhub.opendata.jobs",
 )
 
 
