@@ -217,8 +217,10 @@ def test_type_inference_and_conversion() -> None:
         with pytest.raises(ValueError):
             to_int(bad)
     assert datastore_load.make_converter("numeric", "sqlite")("1e3") == 1000.0
-    with pytest.raises(ValueError):
-        datastore_load.make_converter("numeric", "postgresql")("NaN")
+    for bad in ("NaN", "inf", "1e400", "1e-400", "1e99999"):
+        for dialect in ("sqlite", "postgresql"):
+            with pytest.raises(ValueError):
+                datastore_load.make_converter("numeric", dialect)(bad)
     assert datastore_load.make_converter("timestamp", "sqlite")("2024-01-02 03:04:05.5") == "2024-01-02T03:04:05.500000"
     assert datastore_load.make_converter("bool", "sqlite")("ใช่") == 1
 
@@ -308,6 +310,41 @@ async def test_unreadable_files_fail_with_a_reason(tmp_path: Path) -> None:
     assert summary.status == "failed" and "no rows" in summary.error
     _, summary = await loaded(b"not a workbook", tmp_path, fmt="XLSX")
     assert summary.status == "failed" and "XLSX" in summary.error
+
+
+async def test_awkward_column_names_are_quoted_everywhere(tmp_path: Path, sql_enabled: None) -> None:
+    header = ["ร้อยละ (%)", "select", "x'y", "a;b", "from where", "%(name)s", "?", "$1"]
+    text = ",".join(f'"{name}"' for name in header) + "\n" + "12.5,s1,q1,a1,f1,p1,x1,d1\n-3,s2,q2,a2,f2,p2,x2,d2\n"
+    resource_id, summary = await loaded(text, tmp_path)
+    assert [f["id"] for f in summary.fields] == header
+    for name in header[1:]:
+        result = await datastore.datastore_search(resource_id=resource_id, filters={name: (await all_rows(
+            resource_id))[1][name]}, fields=[name, "ร้อยละ (%)"], sort=f'"{name}" desc', q={name: "2"})
+        assert result["records"] == [{name: result["records"][0][name], "ร้อยละ (%)": -3.0}], name
+    assert [r["ร้อยละ (%)"] for r in await all_rows(resource_id)] == [12.5, -3.0]
+    sql = await datastore.datastore_search_sql(
+        sql=f'SELECT "ร้อยละ (%)" AS pct, "x\'y", "%(name)s" FROM "{resource_id}" WHERE "select" = \'s2\'')
+    assert sql["records"] == [{"pct": -3.0, "x'y": "q2", "%(name)s": "p2"}]
+    info = await datastore.datastore_info(resource_id=resource_id)
+    assert [f["id"] for f in info["fields"]] == header
+
+
+async def test_the_datastore_url_setting_moves_the_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          sql_enabled: None) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setattr(get_settings(), "datastore_url", url)
+    assert datastore.datastore_url() == url
+    try:
+        resource_id, summary = await loaded("a,b\n1,ก\n2,ข\n", tmp_path)
+        assert summary.status == "active"
+        assert (await datastore.datastore_search(resource_id=resource_id, filters={"b": "ข"}))["records"][0]["a"] == 2
+        result = await datastore.datastore_search_sql(sql=f'SELECT sum(a) AS s FROM "{resource_id}"')
+        assert result["records"] == [{"s": 3}]
+        engine = datastore.get_datastore_engine()
+        assert engine.dialect.name == "sqlite" and str(engine.url) == url
+    finally:
+        await datastore.dispose_datastore_engine()
+    assert (tmp_path / "elsewhere.db").exists()
 
 
 # --- loading in the background, reloading ----------------------------------------------------

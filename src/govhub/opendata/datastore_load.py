@@ -212,6 +212,7 @@ _TIME_RE = re.compile(
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "ใช่", "จริง"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "ไม่ใช่", "เท็จ"})
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+MAX_EXPONENT = 300  # numbers the size of a double: the same answer on SQLite and PostgreSQL
 
 _TYPE_PHRASES = {
     "int": "a whole number",
@@ -298,7 +299,11 @@ def _to_decimal(value: Any) -> Decimal | None:
             return None
         if not _NUMERIC_RE.fullmatch(text):
             raise _fail(value, "numeric")
-        return Decimal(text.replace(",", ""))
+        number = Decimal(text.replace(",", ""))
+        if abs(number.adjusted()) > MAX_EXPONENT:
+            # PostgreSQL's numeric would refuse it, and with it the whole COPY.
+            raise _fail(value, "numeric")
+        return number
     if value is None:
         return None
     if value.__class__ is bool or not isinstance(value, int | float | Decimal):
@@ -315,7 +320,10 @@ def _to_float(value: Any) -> float | None:
             return None
         if not _NUMERIC_RE.fullmatch(text):
             raise _fail(value, "numeric")
-        return float(text.replace(",", ""))
+        text = text.replace(",", "")
+        if (len(text) > 30 or "e" in text or "E" in text) and abs(Decimal(text).adjusted()) > MAX_EXPONENT:
+            raise _fail(value, "numeric")
+        return float(text)
     if value is None:
         return None
     if value.__class__ is bool or not isinstance(value, int | float | Decimal):
