@@ -404,7 +404,7 @@ async def test_the_quality_page_lists_each_agencys_share(client: httpx.AsyncClie
         {"name": "PDF", "url": "https://data.example.go.th/a.pdf", "format": "PDF"}])
     page = await client.get("/opendata/quality?lang=en")
     assert page.status_code == 200
-    row = re.search(rf'<tr data-organization="{catalog.transport.name}">(.*?)</tr>', page.text, re.S)
+    row = re.search(rf'<tr data-organization="{catalog.transport.name}">(.*?)</tr>', page.text, re.DOTALL)
     assert row and 'data-share="50.0"' in row.group(1)
     assert 'aria-sort="descending"' in page.text and "Open licence" in page.text
     by_name = await client.get("/opendata/quality?sort=name&order=asc")

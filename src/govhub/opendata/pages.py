@@ -29,7 +29,12 @@ from govhub.kit.errors import AppError, NotFound, ValidationFailed
 from govhub.kit.i18n import N_, current_locale, gettext
 from govhub.opendata import quality, repository, resources, search, service, vocab
 from govhub.opendata.models import Dataset, DatasetState, Organization
-from govhub.opendata.schemas import ALL_TYPE_FIELDS, GEOSPATIAL_FIELDS, STATISTICAL_FIELDS, DatasetInvalid
+from govhub.opendata.schemas import (
+    ALL_TYPE_FIELDS,
+    GEOSPATIAL_FIELDS,
+    STATISTICAL_FIELDS,
+    DatasetInvalid,
+)
 from govhub.web.forms import see_other
 from govhub.web.templating import render
 
@@ -248,7 +253,8 @@ def _url(base: str, params: list[tuple[str, str]]) -> str:
 async def _search_context(request: Request, session: SessionDep, actor: service.Actor, *, base: str,
                           fixed: list[tuple[str, str]], q: str, sort: str, page: str) -> dict[str, Any]:
     filters = _filters_from(request, fixed)
-    sort = sort if sort in SORT_LABELS else ("score desc" if q.strip() else "metadata_modified desc")
+    # "Best match" ranks by the search words, and without words shows the latest changes first.
+    sort = sort if sort in SORT_LABELS else "score desc"
     page_number = _page_number(page)
     sees_private = actor.is_admin or bool(actor.member_org_ids)
     query = search.SearchQuery(
@@ -265,7 +271,7 @@ async def _search_context(request: Request, session: SessionDep, actor: service.
     datasets = await repository.datasets_by_ids(session, result.ids)
     packages = await service.package_dicts(session, datasets)
     titles = _Titles(await repository.organizations(session), await repository.groups(session))
-    state = [("q", q)] + ([("sort", sort)] if sort != ("score desc" if q.strip() else "metadata_modified desc") else [])
+    state = [("q", q)] + ([("sort", sort)] if sort != "score desc" else [])
 
     def link(*, add: tuple[str, str] | None = None, remove: tuple[str, str] | None = None,
              to_page: int | None = None) -> str:
