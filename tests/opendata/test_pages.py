@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from govhub.db import unit_of_work
 from govhub.opendata import repository, service
-from govhub.opendata.models import Dataset, DatasetRevision, DatasetState
+from govhub.opendata.models import Dataset, DatasetRevision, DatasetState, Resource
 from tests import factories as f
 from tests.opendata.conftest import Catalog, make_catalog, make_publisher, package
 
@@ -323,6 +323,16 @@ async def test_publisher_uploads_a_csv_and_sees_it_previewed(transport_browser: 
                               {"name": "เส้นทางเดินรถ 2567", "description": "ปรับปรุง", "format": ""})
     assert renamed.status_code == 303
     assert "เส้นทางเดินรถ 2567" in text_of(await client.get(f"/dataset/{name}"))
+    async with unit_of_work() as session:
+        assert (await session.get(Resource, resource_id)).format == "CSV"  # type: ignore[union-attr]
+    # A new file is typed by its content, even with the old file's format still in the form.
+    replaced = await post_form(transport_browser, edit_url, edit_url,
+                               {"name": "เส้นทางเดินรถ 2567", "description": "ปรับปรุง", "format": "CSV",
+                                "current_format": "CSV"},
+                               files={"upload": ("routes.json", b'[{"route": 8}]', "application/json")})
+    assert replaced.status_code == 303
+    async with unit_of_work() as session:
+        assert (await session.get(Resource, resource_id)).format == "JSON"  # type: ignore[union-attr]
     delete_url = f"/dataset/{name}/resource/{resource_id}/delete"
     removed = await post_form(transport_browser, delete_url, delete_url, {})
     assert removed.status_code == 303

@@ -331,7 +331,7 @@ async def organization_list(request: Request, session: SessionDep, caller: Publi
     counts = await service.counts_by_organization(session)
     organizations = await repository.organizations(session)
     items = sorted(({"name": org.name, "title": org.title(_locale()), "description": org.description,
-                     "count": counts.get(org.id, 0)} for org in organizations), key=lambda item: item["title"])
+                     "count": counts.get(org.id, 0)} for org in organizations), key=lambda item: str(item["title"]))
     return render(request, "opendata/list.html", {"kind": "organization", "items": items})
 
 
@@ -367,7 +367,7 @@ async def group_list(request: Request, session: SessionDep, caller: PublicCaller
     counts = await repository.group_counts(session)
     groups = await repository.groups(session)
     items = sorted(({"name": group.name, "title": group.title(_locale()), "description": group.description,
-                     "count": counts.get(group.id, 0)} for group in groups), key=lambda item: item["title"])
+                     "count": counts.get(group.id, 0)} for group in groups), key=lambda item: str(item["title"]))
     return render(request, "opendata/list.html", {"kind": "group", "items": items})
 
 
@@ -754,7 +754,13 @@ async def _save_resource(request: Request, session: SessionDep, actor: service.A
         if upload is not None:
             spooled = await _spool(upload)
             file = resources.Upload(spooled, upload.filename or "")
-        data: dict[str, Any] = {"name": form["name"], "description": form["description"], "format": form["format"]}
+        data: dict[str, Any] = {"name": form["name"], "description": form["description"]}
+        # An empty format keeps the current one (or, for a file, takes what its content is); a
+        # new file is typed by its content, not by the old file's format still in the form.
+        current = posted.get("current_format")
+        current = current.upper() if isinstance(current, str) else ""
+        if form["format"] and not (file is not None and resource_id is not None and form["format"].upper() == current):
+            data["format"] = form["format"]
         if form["url"]:
             data["url"] = form["url"]
         if resource_id is None:
