@@ -276,59 +276,61 @@ async def resource_delete(session: AsyncSession, context: Context, data: dict[st
 
 # ---------------------------------------------------------------- organizations, groups, tags
 
-@action("organization_list")
-async def organization_list(session: AsyncSession, context: Context, data: dict[str, Any]) -> list[Any]:
-    """organization_list: names, or dicts with all_fields."""
-    organizations = await repository.organizations(session)
-    counts = await service.counts_by_organization(session)
+def _listing(items: list[Any], counts: dict[str, int], data: dict[str, Any],
+             as_dict: Callable[..., dict[str, Any]]) -> list[Any]:
+    """organization_list / group_list: a page of names, or of dicts with all_fields."""
     limit, offset = _int(data, "limit", MAX_LIST, minimum=1, maximum=MAX_LIST), _int(data, "offset", 0)
-    chosen = organizations[offset:offset + limit]
+    chosen = items[offset:offset + limit]
     if _flag(data, "all_fields"):
-        return [service.organization_dict(org, package_count=counts.get(org.id, 0)) for org in chosen]
-    return [org.name for org in chosen]
+        return [as_dict(item, package_count=counts.get(item.id, 0)) for item in chosen]
+    return [item.name for item in chosen]
 
 
-@action("organization_show")
-async def organization_show(session: AsyncSession, context: Context, data: dict[str, Any]) -> dict[str, Any]:
-    """organization_show: one organization, with its public datasets if include_datasets."""
-    organization = await repository.organization_by_id_or_name(session, _id(data))
-    if organization is None:
-        raise NotFound(N_("Organization not found."))
-    counts = await service.counts_by_organization(session)
-    result = service.organization_dict(organization, package_count=counts.get(organization.id, 0))
+async def _with_datasets(session: AsyncSession, context: Context, result: dict[str, Any], data: dict[str, Any],
+                         filters: list[tuple[str, str]]) -> dict[str, Any]:
+    """Add the datasets the caller may see (include_datasets), by name."""
     if _flag(data, "include_datasets"):
         found = await search.search(session, search.SearchQuery(
-            filters=[("owner_org", organization.id)], rows=MAX_ROWS, sort="name asc",
+            filters=filters, rows=MAX_ROWS, sort="name asc",
             private_org_ids=context.actor.readable_private_orgs, include_private=True))
         result["packages"] = await service.package_dicts(session, await repository.datasets_by_ids(session, found.ids))
     return result
 
 
+@action("organization_list")
+async def organization_list(session: AsyncSession, context: Context, data: dict[str, Any]) -> list[Any]:
+    """organization_list: names, or dicts with all_fields."""
+    return _listing(await repository.organizations(session), await service.counts_by_organization(session), data,
+                    service.organization_dict)
+
+
+@action("organization_show")
+async def organization_show(session: AsyncSession, context: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """organization_show: one organization, with its datasets if include_datasets."""
+    organization = await repository.organization_by_id_or_name(session, _id(data))
+    if organization is None:
+        raise NotFound(N_("Organization not found."))
+    counts = await service.counts_by_organization(session)
+    result = service.organization_dict(organization, package_count=counts.get(organization.id, 0))
+    return await _with_datasets(session, context, result, data, [("owner_org", organization.id)])
+
+
 @action("group_list")
 async def group_list(session: AsyncSession, context: Context, data: dict[str, Any]) -> list[Any]:
     """group_list: names, or dicts with all_fields."""
-    groups = await repository.groups(session)
-    counts = await repository.group_counts(session)
-    limit, offset = _int(data, "limit", MAX_LIST, minimum=1, maximum=MAX_LIST), _int(data, "offset", 0)
-    chosen = groups[offset:offset + limit]
-    if _flag(data, "all_fields"):
-        return [service.group_dict(group, package_count=counts.get(group.id, 0)) for group in chosen]
-    return [group.name for group in chosen]
+    return _listing(await repository.groups(session), await repository.group_counts(session), data,
+                    service.group_dict)
 
 
 @action("group_show")
 async def group_show(session: AsyncSession, context: Context, data: dict[str, Any]) -> dict[str, Any]:
-    """group_show: one group, with its public datasets if include_datasets."""
+    """group_show: one group, with its datasets if include_datasets."""
     group = await repository.group_by_id_or_name(session, _id(data))
     if group is None:
         raise NotFound(N_("Group not found."))
     counts = await repository.group_counts(session)
     result = service.group_dict(group, package_count=counts.get(group.id, 0))
-    if _flag(data, "include_datasets"):
-        found = await search.search(session, search.SearchQuery(filters=[("groups", group.name)], rows=MAX_ROWS,
-                                                                sort="name asc"))
-        result["packages"] = await service.package_dicts(session, await repository.datasets_by_ids(session, found.ids))
-    return result
+    return await _with_datasets(session, context, result, data, [("groups", group.name)])
 
 
 @action("tag_list")
