@@ -65,6 +65,7 @@ def test_a_poor_dataset_fails_every_criterion_with_advice() -> None:
         current_locale.reset(token)
     assert advice["open_license"].startswith("Choose an open licence")
     assert "at least 100 characters" in advice["description"] and "at least 3 keywords" in advice["keywords"]
+    assert advice["reachable"] == advice["documented"] == "Add resources first; each must then be reachable and described."
 
 
 @pytest.mark.parametrize(("overrides", "code"), [

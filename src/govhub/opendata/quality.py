@@ -121,9 +121,14 @@ CRITERIA: dict[str, tuple[int, str, str]] = {
 assert sum(weight for weight, _, _ in CRITERIA.values()) == 100
 
 
-def _criterion(code: str, passed: bool, **params: Any) -> Criterion:
-    weight, title, advice = CRITERIA[code]
-    return Criterion(code=code, title=title, weight=weight, passed=passed, advice=advice, params=params)
+# Advice for the resource criteria of a dataset that has no resource yet.
+NO_RESOURCE_ADVICE = N_("Add resources first; each must then be reachable and described.")
+
+
+def _criterion(code: str, passed: bool, *, advice: str | None = None, **params: Any) -> Criterion:
+    weight, title, default_advice = CRITERIA[code]
+    return Criterion(code=code, title=title, weight=weight, passed=passed, advice=advice or default_advice,
+                     params={} if advice else params)
 
 
 def _moment(value: Any) -> datetime | None:
@@ -176,9 +181,12 @@ def score(package: dict[str, Any], *, now: datetime) -> Quality:
     criteria.append(_criterion("machine_readable", bool(formats & vocab.MACHINE_READABLE_FORMATS)))
     criteria.append(_criterion("open_format", bool(formats & vocab.OPEN_FORMATS)))
     unreachable = [r for r in resources if r.get("reachable") is False]
-    criteria.append(_criterion("reachable", bool(resources) and not unreachable, names=_names(unreachable)))
     undocumented = [r for r in resources if not (r.get("description") or "").strip()]
-    criteria.append(_criterion("documented", bool(resources) and not undocumented, names=_names(undocumented)))
+    none_yet = None if resources else NO_RESOURCE_ADVICE
+    criteria.append(_criterion("reachable", bool(resources) and not unreachable, advice=none_yet,
+                               names=_names(unreachable)))
+    criteria.append(_criterion("documented", bool(resources) and not undocumented, advice=none_yet,
+                               names=_names(undocumented)))
     criteria.append(_criterion("keywords", len(package.get("tags") or []) >= MIN_KEYWORDS, min=MIN_KEYWORDS))
     criteria.append(_criterion("spatial_coverage", (package.get("geo_coverage") or "") not in UNKNOWN_COVERAGE))
     temporal = bool(package.get("created_date") or package.get("first_year_of_data")
