@@ -630,6 +630,34 @@ async def test_search_sql_runs_a_select(bus_routes: str, sql_enabled: None) -> N
     assert [r["สาย"] for r in joined["records"]] == [10, 20]
 
 
+async def test_search_sql_allows_ordinary_analysis(bus_routes: str, sql_enabled: None) -> None:
+    t = f'"{bus_routes}"'
+    common = [
+        f'SELECT "ประเภท", count(*), sum("ค่าโดยสาร"), avg("ค่าโดยสาร"), min("สาย"), max("สาย") FROM {t} GROUP BY 1',
+        f'SELECT "สาย", row_number() OVER (PARTITION BY "ประเภท" ORDER BY "สาย" DESC) AS n FROM {t}',
+        f'SELECT CASE WHEN "ค่าโดยสาร" > 10 THEN \'แพง\' ELSE \'ถูก\' END AS k, count(DISTINCT "ต้นทาง") FROM {t} GROUP BY 1',
+        (f'SELECT upper(note), lower(note), length("ต้นทาง"), substr(note, 1, 3), trim(note), replace(note, \'a\', \'b\'),'
+         f' coalesce(note, \'-\'), nullif("สาย", 1), abs(-"สาย"), round("ค่าโดยสาร", 1), "สาย" % 7 FROM {t}'),
+        f'SELECT * FROM {t} WHERE "สาย" IN (1, 2) OR ("สาย" BETWEEN 5 AND 6 AND note LIKE \'%ปกติ%\') ORDER BY "สาย" LIMIT 3',
+        f'SELECT a."สาย" FROM {t} a WHERE EXISTS (SELECT 1 FROM {t} b WHERE b."สาย" = a."สาย" + 1) AND NOT a."สาย" > 3',
+        f'SELECT "ประเภท" FROM {t} UNION SELECT "ต้นทาง" FROM {t} ORDER BY 1',
+        f'SELECT lag("สาย") OVER (ORDER BY "สาย"), lead("สาย") OVER (ORDER BY "สาย"), rank() OVER (ORDER BY "ประเภท") FROM {t}',
+    ]
+    postgresql = [
+        f'SELECT date_trunc(\'month\', "เปิดใช้"), extract(day FROM "เปิดใช้"), to_char("เปิดใช้", \'YYYY\') FROM {t}',
+        f'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY "ค่าโดยสาร"), string_agg("ประเภท", \',\') FROM {t}',
+        f'SELECT "สาย"::text || \'-\' || "ต้นทาง", greatest("สาย", 10), "ต้นทาง" ILIKE \'อู่%\' FROM {t}',
+        f'SELECT count(*) FILTER (WHERE "ประเภท" = \'BRT\') FROM {t}',
+    ]
+    sqlite = [
+        f'SELECT strftime(\'%Y\', "เปิดใช้"), date("เปิดใช้"), group_concat("ประเภท") FROM {t}',
+        f'SELECT ifnull(note, \'\'), instr(note, \'a\'), cast("สาย" AS TEXT) || \'-\' FROM {t}',
+    ]
+    for sql in common + (postgresql if BACKEND == "postgresql" else sqlite):
+        result = await datastore.datastore_search_sql(sql=sql)
+        assert result["records"], sql
+
+
 async def test_search_sql_refuses_everything_but_reading_public_tables(
     bus_routes: str, sql_enabled: None, tmp_path: Path
 ) -> None:
@@ -655,6 +683,8 @@ async def test_search_sql_refuses_everything_but_reading_public_tables(
         "SELECT * FROM public.accounts",
         "SELECT * FROM main.opendata_resources",
         "SELECT * FROM sqlite_master",
+        "SELECT * FROM pragma_table_info('accounts')",
+        "SELECT * FROM json_each('[1]')",
         "SELECT * FROM pg_catalog.pg_class",
         "SELECT * FROM information_schema.tables",
         "SELECT * FROM pg_user",
@@ -670,6 +700,16 @@ async def test_search_sql_refuses_everything_but_reading_public_tables(
         "SELECT load_extension('x')",
         "SELECT version()",
         "SELECT 'accounts'::regclass",
+        "SELECT lpad('x', 1000000000)",
+        "SELECT printf('%.*c', 1000000000, 'x')",
+        "SELECT repeat('x', 1000000000)",
+        "SELECT nextval('some_sequence')",
+        "SELECT * FROM pg_ls_dir('.')",
+        "SELECT * FROM dblink('host=x', 'select 1') AS t(a int)",
+        f'WITH "{bus_routes}" AS (SELECT * FROM accounts) SELECT * FROM "{bus_routes}"',
+        f'SELECT * FROM "{bus_routes}" UNION ALL SELECT * FROM opendata_resources',
+        f'SELECT * FROM "{bus_routes}" WHERE "สาย" = (SELECT count(*) FROM pg_catalog.pg_authid)',
+        "SELECT * FROM datastore.missing_table",
         f'EXPLAIN SELECT * FROM "{bus_routes}"',
         "COPY accounts TO '/tmp/x'",
         "VACUUM",
@@ -711,6 +751,7 @@ async def test_the_database_itself_refuses_what_the_parser_might_miss(bus_routes
         async with datastore.get_datastore_engine().begin() as conn:
             await conn.exec_driver_sql(f'CREATE TABLE "{other}" (secret TEXT)')
         for sql in (f"SELECT * FROM {other}", "SELECT * FROM sqlite_master", "PRAGMA table_info(x)",
+                    "SELECT * FROM pragma_table_info('x')", f"SELECT * FROM {table} WHERE note IN (SELECT secret FROM {other})",
                     f"DELETE FROM {table}", f"INSERT INTO {table} (_id) VALUES (99)",
                     "ATTACH DATABASE ':memory:' AS x", f"SELECT load_extension('x') FROM {table}",
                     f"SELECT 1 FROM {table}; DELETE FROM {table}", f"DROP TABLE {table}"):
