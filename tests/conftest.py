@@ -65,6 +65,8 @@ TEST_ENV = {
     "GOVHUB_ARGON2_PARALLELISM": "1",
     "GOVHUB_SIGN_IN_RATE_PER_IP": "10000/minute",
     "GOVHUB_LOG_JSON": "true",
+    # Pages show what the test just arranged, not figures cached by an earlier test.
+    "GOVHUB_OPENDATA_QUALITY_CACHE_SECONDS": "0",
 }
 os.environ.update(TEST_ENV)
 

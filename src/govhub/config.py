@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     # datastore_search_sql runs read-only SELECTs on datastore tables only; off by default.
     datastore_sql_enabled: bool = False
     datastore_sql_timeout_ms: int = 5000
+    # The public quality page's per-agency figures are recomputed at most this often per process.
+    opendata_quality_cache_seconds: int = 600
 
     @field_validator("database_url")
     @classmethod

@@ -419,7 +419,7 @@ async def quality_page(request: Request, session: SessionDep, caller: PublicCall
     """Each agency's share of machine-readable resources and the average quality of its datasets."""
     sort = sort if sort in QUALITY_SORTS else "share"
     order = order if order in ("asc", "desc") else ("asc" if sort == "name" else "desc")
-    rows = await quality.machine_readable_share(session)
+    rows = await quality.cached_machine_readable_share(session)
     rows.sort(key=QUALITY_SORTS[sort], reverse=order == "desc")
     total_resources = sum(row.resources for row in rows)
     total_machine = sum(row.machine_readable for row in rows)

@@ -24,6 +24,7 @@ from huey import crontab
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govhub.config import get_settings
 from govhub.db import unit_of_work
 from govhub.jobs import _run_async, huey, job
 from govhub.kit.clock import utcnow
@@ -287,6 +288,23 @@ async def machine_readable_share(session: AsyncSession, *, now: datetime | None 
         )
         for org in organizations
     ]
+
+
+# The public page would otherwise score the whole catalog on every visit (seconds at 100,000
+# datasets): each process keeps the last figures for a while, and one computation at a time.
+_share_cache: dict[str, Any] = {"at": None, "rows": None}
+_share_lock = asyncio.Lock()
+
+
+async def cached_machine_readable_share(session: AsyncSession) -> list[OrganizationShare]:
+    """machine_readable_share, computed at most once per GOVHUB_OPENDATA_QUALITY_CACHE_SECONDS per process."""
+    async with _share_lock:
+        now = utcnow()
+        at = _share_cache["at"]
+        if at is None or (now - at).total_seconds() >= get_settings().opendata_quality_cache_seconds:
+            _share_cache["rows"] = await machine_readable_share(session, now=now)
+            _share_cache["at"] = now
+        return list(_share_cache["rows"])
 
 
 # ---------------------------------------------------------------- the link check
