@@ -308,6 +308,17 @@ async def test_unreadable_files_fail_with_a_reason(tmp_path: Path) -> None:
 
     _, summary = await loaded(b"", tmp_path)
     assert summary.status == "failed" and "no rows" in summary.error
+    _, summary = await loaded(codecs.BOM_UTF16_LE + "a,b\n1,ก\n".encode("utf-16-le") + b"\x00\xd8", tmp_path)
+    assert summary.status == "failed" and "UTF-8" in summary.error  # a broken UTF-16 file
+    _, summary = await loaded(codecs.BOM_UTF16_LE + "a,b\n1,ก\n".encode("utf-16-le"), tmp_path)
+    assert summary.status == "active" and summary.encoding == "utf-16"  # Excel's "Unicode text"
+    resource_id = await make_resource(b"a\n1\n", tmp_path)
+    from govhub.opendata.storage import get_storage
+
+    async with db.get_sessionmaker()() as session:
+        get_storage().delete((await session.get(Resource, resource_id)).storage_key)  # type: ignore[union-attr]
+    summary = await datastore.load_resource(resource_id)
+    assert summary.status == "failed" and "missing" in summary.error
     _, summary = await loaded(b"not a workbook", tmp_path, fmt="XLSX")
     assert summary.status == "failed" and "XLSX" in summary.error
 

@@ -395,8 +395,13 @@ async def _load_claimed(claim: _Claim) -> LoadSummary:
             if leftover != claim.current_table:
                 await _drop_physical(engine, leftover)
         storage_path = _local_file(claim.storage_key)
-        path = await asyncio.to_thread(storage_path.__enter__)
         try:
+            path = await asyncio.to_thread(storage_path.__enter__)
+        except FileNotFoundError:
+            raise LoadError(N_("The resource's file is missing from storage.")) from None
+        try:
+            if not await asyncio.to_thread(path.is_file):
+                raise LoadError(N_("The resource's file is missing from storage."))
             if claim.kind == "xlsx":
                 sha, encoding = await asyncio.to_thread(_digest, path), ""
             else:

@@ -36,7 +36,7 @@ MAX_BAD_ROWS_KEPT = 100
 MAX_COLUMNS = 1000
 MAX_NAME_BYTES = 63  # PostgreSQL's identifier limit, in bytes (a Thai letter takes three)
 BUDDHIST_ERA_OFFSET = 543
-TABULAR_FORMATS = {"CSV": "csv", "TSV": "csv", "TXT": "csv", "XLSX": "xlsx"}
+TABULAR_FORMATS = {"CSV": "csv", "TSV": "csv", "XLSX": "xlsx"}
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -57,41 +57,37 @@ class CellError(ValueError):
 
 
 def file_digest_and_encoding(path: Path) -> tuple[str, str]:
-    """SHA-256 of the file and the text encoding to read it with (one streaming pass)."""
+    """SHA-256 of the file and the text encoding to read it with (one streaming pass).
+
+    A byte-order mark decides (UTF-8, or UTF-16 from Excel's "Unicode text"); otherwise
+    UTF-8 if the whole file decodes as UTF-8, else TIS-620 (read as Windows-874, cp874,
+    its superset, which Thai agencies' Excel exports use). The whole file is checked, so a
+    bad byte near the end fails the load here instead of half way through it.
+    """
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         head = handle.read(4)
         handle.seek(0)
         if head.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
+            candidates = ["utf-8-sig"]
         elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding = "utf-16"
+            candidates = ["utf-16"]
         else:
-            encoding = ""
-        utf8 = codecs.getincrementaldecoder("utf-8")()
-        thai = codecs.getincrementaldecoder("cp874")()
-        utf8_ok = thai_ok = True
+            candidates = ["utf-8", "cp874"]
+        decoders = {name: codecs.getincrementaldecoder(name)() for name in candidates}
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
-            if encoding:
-                continue
-            if utf8_ok:
+            for name, decoder in list(decoders.items()):
                 try:
-                    utf8.decode(chunk)
+                    decoder.decode(chunk)
                 except UnicodeDecodeError:
-                    utf8_ok = False
-            if thai_ok:
-                try:
-                    thai.decode(chunk)
-                except UnicodeDecodeError:
-                    thai_ok = False
-        if not encoding:
+                    del decoders[name]
+        for name, decoder in list(decoders.items()):
             try:
-                utf8.decode(b"", final=True)
+                decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                utf8_ok = False
-            # TIS-620 is a subset of Windows-874 (cp874), which Thai agencies' Excel exports use.
-            encoding = "utf-8" if utf8_ok else "cp874" if thai_ok else ""
+                del decoders[name]
+    encoding = next((name for name in candidates if name in decoders), "")
     if not encoding:
         raise LoadError(N_("The file is not text in UTF-8 or TIS-620 (Windows-874)."))
     return digest.hexdigest(), encoding
@@ -132,7 +128,10 @@ def iter_csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
                 if any(row):
                     yield number, row
         except csv.Error as error:
-            raise LoadError(N_("The file is not valid CSV near row %(row)s: %(reason)s"), row=number + 1, reason=str(error)) from None
+            raise LoadError(N_("The file is not valid CSV near row %(row)s: %(reason)s"), row=number + 1,
+                            reason=str(error)) from None
+        except UnicodeDecodeError:
+            raise LoadError(N_("The file is not text in UTF-8 or TIS-620 (Windows-874).")) from None
 
 
 def _xlsx_cell(value: Any) -> Any:
