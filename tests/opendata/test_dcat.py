@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, FOAF, RDF, SKOS
 from fastapi.routing import iter_route_contexts
@@ -370,6 +370,25 @@ def test_plain_dcat_without_gdc_terms_maps_through_the_eu_vocabularies():
     assert pkg["organization"]["name"] == "pollution-control-department"
     assert pkg["resources"] == [{"name": "", "description": "", "url": "https://portal.example/air.csv",
                                  "format": "CSV", "mimetype": "text/csv"}]
+
+
+def test_the_turtle_writer_escapes_what_turtle_requires():
+    awkward = 'a "quoted" \\ back\nslash\ttab \x01 ไทย """ \'\'\' end\\'
+    odd_url = 'https://x.example/a"b{c}|d^e`f\\g<h>'
+    graph = dcat.dataset_graph(_sample_package(title=awkward, notes="x'''y\r\n", url=odd_url), "http://x")
+    data = dcat.turtle(graph)
+    back = Graph().parse(data=data, format="turtle")
+    assert len(back) == len(graph)
+    named = {(s, p, o) for s, p, o in graph if not isinstance(s, BNode) and not isinstance(o, BNode)}
+    assert named == {(s, p, o) for s, p, o in back if not isinstance(s, BNode) and not isinstance(o, BNode)}
+    subject = URIRef("http://x/dataset/d-1")
+    assert Literal(awkward, lang="th") in set(back.objects(subject, DCT.title))
+    assert (subject, FOAF.page, URIRef(odd_url)) in back
+    assert data.startswith(b"@prefix adms: <http://www.w3.org/ns/adms#> .")
+    # For ordinary data: the same graph as rdflib's own (slower) writer gives.
+    plain = dcat.dataset_graph(_sample_package(), "http://x")
+    assert isomorphic(Graph().parse(data=dcat.turtle(plain), format="turtle"),
+                      Graph().parse(data=plain.serialize(format="turtle"), format="turtle"))
 
 
 def test_json_ld_with_a_remote_context_and_xml_entities_are_refused():

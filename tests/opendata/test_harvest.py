@@ -273,6 +273,11 @@ async def test_sources_that_cannot_be_read_exit_2(portal):
                                                 "application/ld+json")
     remote_context = await harvest.harvest(f"{url}/dcat/remote-context.jsonld")
     assert remote_context.exit_code == 2 and "remote @context" in (remote_context.error or "")
+    elsewhere = dcat.catalog_graph([], page=1, page_size=1, total=2, base_url="https://remote.example",
+                                   page_url=lambda number: f"http://169.254.169.254/latest/{number}.ttl")
+    state.documents["elsewhere.ttl"] = (dcat.serialize(elsewhere, "turtle")[0], "text/turtle")
+    sent_away = await harvest.harvest(f"{url}/dcat/elsewhere.ttl")
+    assert sent_away.exit_code == 2 and "on another host" in (sent_away.error or "")
 
 
 # ---------------------------------------------------------------- DCAT

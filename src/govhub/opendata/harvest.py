@@ -704,6 +704,9 @@ async def _harvest_ckan(harvester: Harvester, ckan: CkanSource, since: datetime 
 async def _harvest_dcat(harvester: Harvester, fetcher: Fetcher, url: str) -> None:
     visited: set[str] = set()
     next_url: str | None = url
+    # A catalog's next page must be on the catalog's own host: a remote document may not
+    # send the harvester to fetch addresses elsewhere (an internal service, say).
+    hosts = {urlsplit(url).netloc}
     while next_url and next_url not in visited:
         if len(visited) >= MAX_PAGES:
             raise SourceError(f"{url}: more than {MAX_PAGES} pages")
@@ -712,6 +715,8 @@ async def _harvest_dcat(harvester: Harvester, fetcher: Fetcher, url: str) -> Non
             next_url, accept=", ".join(dcat.MEDIA_TYPES.values()))
         if status != 200:
             raise SourceError(f"{next_url}: answered {status}")
+        if len(visited) == 1:
+            hosts.add(urlsplit(final_url).netloc)
         fmt = dcat.format_of(next_url, content_type) or dcat.format_of(final_url, content_type)
         if fmt is None:
             raise SourceError(f"{next_url}: not a DCAT format ({content_type or 'no content type'})")
@@ -724,3 +729,5 @@ async def _harvest_dcat(harvester: Harvester, fetcher: Fetcher, url: str) -> Non
         next_url = dcat.next_page(graph)
         if next_url:
             _check_scheme(next_url)
+            if urlsplit(next_url).netloc not in hosts:
+                raise SourceError(f"{url}: the next page {next_url} is on another host")
