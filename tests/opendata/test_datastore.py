@@ -503,6 +503,11 @@ async def bus_routes(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def test_filters(bus_routes: str) -> None:
     result = await datastore.datastore_search(resource_id=bus_routes, filters={"ประเภท": "BRT"})
     assert result["total"] == 20 and {r["ประเภท"] for r in result["records"]} == {"BRT"}
+    # The total is right whether the page is full, the last one, or past the end.
+    for limit, offset, shown in ((5, 0, 5), (5, 18, 2), (5, 20, 0), (5, 40, 0), (20, 0, 20), (0, 3, 0)):
+        result = await datastore.datastore_search(resource_id=bus_routes, filters={"ประเภท": "BRT"}, limit=limit,
+                                                  offset=offset)
+        assert (len(result["records"]), result["total"]) == (shown, 20), (limit, offset)
     result = await datastore.datastore_search(resource_id=bus_routes, filters={"สาย": [1, "2", 3], "ประเภท": "BRT"})
     assert [r["สาย"] for r in result["records"]] == [2]
     result = await datastore.datastore_search(resource_id=bus_routes, filters=json.dumps({"เปิดใช้": "2024-01-02"}))
@@ -901,7 +906,12 @@ async def _load_big(tmp_path: Path, rows: int) -> None:
     assert all(r["จังหวัด"] == "ภูเก็ต" for r in result["records"])
     result = await datastore.datastore_search(resource_id=resource_id, filters={"รหัส": rows // 2})
     assert [r["_id"] for r in result["records"]] == [rows // 2]
-    print(f"datastore_search with a filter on {BACKEND}: {filtered * 1000:.0f} ms (first call)")
+    started = time.monotonic()
+    result = await datastore.datastore_search(resource_id=resource_id, q=f"สถานที่ {rows - 7}", limit=5)
+    searched = time.monotonic() - started
+    assert [r["รหัส"] for r in result["records"]] == [rows - 6] and result["total"] == 1
+    print(f"datastore_search with a filter on {BACKEND}: {filtered * 1000:.0f} ms (first call); "
+          f"with q (a scan of the text columns): {searched * 1000:.0f} ms")
     assert (await datastore.datastore_search(resource_id=resource_id, limit=1))["total"] == rows
 
 

@@ -742,7 +742,15 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _q(q: Any, table: sa.Table, types: dict[str, str]) -> list[Any]:
+def _contains(column: Any, word: str, dialect: str) -> Any:
+    # SQLite's LIKE already ignores ASCII case (and its lower() knows no other); on PostgreSQL
+    # ILIKE costs several times LIKE, and words without case (Thai, digits) do not need it.
+    if dialect == "sqlite" or word.lower() == word.upper():
+        return column.like(_like_pattern(word), escape="\\")
+    return column.ilike(_like_pattern(word), escape="\\")
+
+
+def _q(q: Any, table: sa.Table, types: dict[str, str], dialect: str) -> list[Any]:
     """Full text as case-insensitive substrings: every word must appear in some text field."""
     if q is None or q == "":
         return []
@@ -757,7 +765,7 @@ def _q(q: Any, table: sa.Table, types: dict[str, str]) -> list[Any]:
             if not isinstance(text, str | int | float):
                 raise ValidationFailed(N_("q must be text, or an object of field names and text."), field="q")
             column = table.c[name] if types[name] == "text" else sa.cast(table.c[name], sa.Text())
-            conditions += [column.ilike(_like_pattern(word), escape="\\") for word in str(text).split()]
+            conditions += [_contains(column, word, dialect) for word in str(text).split()]
         return conditions
     if not isinstance(q, str | int | float):
         raise ValidationFailed(N_("q must be text, or an object of field names and text."), field="q")
@@ -765,7 +773,7 @@ def _q(q: Any, table: sa.Table, types: dict[str, str]) -> list[Any]:
     words = str(q).split()
     if not texts:
         return [sa.false()] if words else []
-    return [or_(*[column.ilike(_like_pattern(word), escape="\\") for column in texts]) for word in words]
+    return [or_(*[_contains(column, word, dialect) for column in texts]) for word in words]
 
 
 def _links(resource_id: str, arguments: dict[str, Any], offset: int, limit: int) -> dict[str, str]:
@@ -804,7 +812,7 @@ async def datastore_search(
     order = parse_sort(sort, types)
     engine = get_datastore_engine()
     table = _table(live.table_name, live.fields, engine)
-    conditions = _filters(filters, table, types, engine.dialect.name) + _q(q, table, types)
+    conditions = _filters(filters, table, types, engine.dialect.name) + _q(q, table, types, engine.dialect.name)
     statement = select(*[table.c[name] for name in selected]).where(*conditions)
     if distinct:
         statement = statement.distinct()
@@ -824,6 +832,8 @@ async def datastore_search(
             if include_total:
                 if not conditions and not distinct:
                     total = live.row_count  # tables never change after their load
+                elif limit and len(rows) < limit and (rows or not offset):
+                    total = offset + len(rows)  # this page holds the last rows: no second scan
                 elif distinct:
                     inner = select(*[table.c[name] for name in selected]).where(*conditions).distinct().subquery()
                     total = await conn.scalar(select(sa.func.count()).select_from(inner))
