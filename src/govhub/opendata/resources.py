@@ -25,7 +25,6 @@ from defusedxml.ElementTree import iterparse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
-from govhub.db import after_commit
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import ValidationFailed
 from govhub.kit.files import pdf_is_active
@@ -315,8 +314,8 @@ async def resource_delete(session: AsyncSession, actor: service.Actor, resource_
     await service.record_change(session, actor, dataset, action="resource_deleted", before=before)
     from govhub.opendata import datastore
 
-    # Only once the deletion is committed: a rolled-back request must find its table intact.
-    after_commit(session, lambda: datastore.drop_table(resource_id))
+    # The register row goes with this transaction; the table itself is dropped by a job after commit.
+    await datastore.enqueue_drop(session, resource_id)
 
 
 async def _dataset_for_writing(session: AsyncSession, actor: service.Actor, package_id: Any) -> Dataset:
