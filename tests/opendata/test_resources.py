@@ -155,6 +155,7 @@ async def test_another_organizations_dataset_cannot_get_resources(client, publis
     response = await client.post("/api/3/action/resource_create", headers=publisher_dataset["outsider"], json={
         "package_id": publisher_dataset["id"], "url": "https://evil.example/x.csv", "name": "x"})
     assert response.status_code == 403 and response.json()["error"]["__type"] == "Authorization Error"
+    assert await _state(client, publisher_dataset) == before
     link = await client.post("/api/3/action/resource_create", headers=publisher_dataset["headers"], json={
         "package_id": publisher_dataset["id"], "url": "https://data.example.go.th/roads.csv", "name": "roads",
         "format": "CSV"})

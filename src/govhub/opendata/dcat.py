@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from hashlib import sha256
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
@@ -305,7 +306,7 @@ def _add_dataset(graph: Graph, package: dict[str, Any], base_url: str) -> URIRef
         add((contact, RDF.type, VCARD.Kind))
         add((contact, VCARD.fn, Literal(package.get("maintainer") or package["organization"]["title"])))
         if package.get("maintainer_email"):
-            add((contact, VCARD.hasEmail, URIRef(f"mailto:{package['maintainer_email']}")))
+            add((contact, VCARD.hasEmail, URIRef(safe_iri(f"mailto:{package['maintainer_email']}"))))
     frequency = frequency_uri(package.get("update_frequency_unit"), package.get("update_frequency_interval"))
     if frequency:
         add((subject, DCT.accrualPeriodicity, URIRef(frequency)))
@@ -332,7 +333,7 @@ def _add_dataset(graph: Graph, package: dict[str, Any], base_url: str) -> URIRef
         if literal is not None:
             add((subject, predicate, literal))
     if package.get("url"):
-        add((subject, FOAF.page, URIRef(package["url"])))
+        add((subject, FOAF.page, URIRef(safe_iri(package["url"]))))
     if package.get("data_source"):
         add((subject, DCT.source, Literal(package["data_source"])))
     for name, (local, kind) in GDC_TERMS.items():
@@ -426,9 +427,9 @@ def _add_distribution(graph: Graph, dataset: URIRef, package: dict[str, Any], re
     url = resource.get("url") or ""
     fmt = (resource.get("format") or "").upper()
     if url:
-        add((subject, DCAT.accessURL, URIRef(url)))
+        add((subject, DCAT.accessURL, URIRef(safe_iri(url))))
         if resource.get("url_type") == "upload" or fmt not in _NOT_DOWNLOADS:
-            add((subject, DCAT.downloadURL, URIRef(url)))
+            add((subject, DCAT.downloadURL, URIRef(safe_iri(url))))
     if fmt:
         file_type = _FILE_TYPES.get(fmt)
         add((subject, DCT.format, URIRef(EU_FILE_TYPE + file_type[0]) if file_type else Literal(fmt)))
@@ -506,6 +507,15 @@ def catalog_graph(packages: Iterable[dict[str, Any]], *, page: int, page_size: i
     return graph
 
 
+# Characters an IRI may hold as they are; everything else a publisher typed is percent-encoded.
+_IRI_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
+def safe_iri(text: str) -> str:
+    """A publisher's link as a valid IRI (quotes, braces, spaces and the like percent-encoded)."""
+    return quote(text, safe=_IRI_SAFE + "".join(ch for ch in set(text) if ord(ch) > 127))
+
+
 def serialize(graph: Graph, fmt: str) -> tuple[bytes, str]:
     """The graph as bytes in "json-ld", "turtle" or "xml", with its media type."""
     if fmt not in MEDIA_TYPES:
@@ -513,94 +523,9 @@ def serialize(graph: Graph, fmt: str) -> tuple[bytes, str]:
     if fmt == "json-ld":
         context = {prefix: str(namespace) for prefix, namespace in graph.namespaces() if prefix not in ("rdf", "xml")}
         data = graph.serialize(format="json-ld", context=context, auto_compact=True, encoding="utf-8")
-    elif fmt == "turtle":
-        data = turtle(graph)
     else:
         data = graph.serialize(format=fmt, encoding="utf-8")
     return data, MEDIA_TYPES[fmt]
-
-
-# rdflib's Turtle writer looks up a prefix for every distinct IRI through all bound namespaces,
-# which takes most of a second for a catalog page of 100 datasets; this one splits each IRI once.
-_PN_LOCAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_STRING_FORBIDDEN = re.compile(r'[\\"\n\r\t\x00-\x1f\x7f]')
-
-
-def turtle(graph: Graph) -> bytes:
-    """The graph in Turtle: subjects in order, blank nodes used once written inline, known prefixes used."""
-    prefixes = {str(namespace): prefix for prefix, namespace in graph.namespaces() if prefix and prefix != "xml"}
-    used: set[str] = set()
-    names: dict[Node, str] = {}
-    outgoing: dict[Node, list[tuple[Node, Node]]] = {}
-    references: dict[Node, int] = {}
-    for subject, predicate, obj in graph:
-        outgoing.setdefault(subject, []).append((predicate, obj))
-        if isinstance(obj, BNode):
-            references[obj] = references.get(obj, 0) + 1
-    inline = {node for node, count in references.items() if count == 1 and node in outgoing}
-    written: set[Node] = set()
-
-    def iri(node: Node) -> str:
-        if node in names:
-            return names[node]
-        text = str(node)
-        cut = max(text.rfind("#"), text.rfind("/")) + 1
-        prefix = prefixes.get(text[:cut])
-        if prefix is not None and _PN_LOCAL.match(text[cut:]):
-            used.add(prefix)
-            name = f"{prefix}:{text[cut:]}"
-        else:
-            name = "<" + _IRI_FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04X}", text) + ">"
-        names[node] = name
-        return name
-
-    def literal(node: Literal) -> str:
-        text = '"' + _STRING_FORBIDDEN.sub(
-            lambda match: _STRING_ESCAPES.get(match.group(), f"\\u{ord(match.group()):04X}"), str(node)) + '"'
-        if node.language:
-            return f"{text}@{node.language}"
-        if node.datatype is not None and node.datatype != XSD.string:
-            return f"{text}^^{iri(node.datatype)}"
-        return text
-
-    def term(node: Node, depth: int, seen: frozenset[Node]) -> str:
-        if isinstance(node, Literal):
-            return literal(node)
-        if isinstance(node, BNode):
-            if node in inline and node not in seen:
-                written.add(node)
-                return "[ " + properties(node, depth + 1, seen | {node}) + " ]"
-            return f"_:b{node}"
-        return iri(node)
-
-    def properties(subject: Node, depth: int, seen: frozenset[Node]) -> str:
-        grouped: dict[Node, list[Node]] = {}
-        for predicate, obj in outgoing[subject]:
-            grouped.setdefault(predicate, []).append(obj)
-        parts = []
-        for predicate in sorted(grouped, key=lambda node: (node != RDF.type, str(node))):
-            objects = sorted(grouped[predicate], key=lambda node: (type(node).__name__, str(node)))
-            verb = "a" if predicate == RDF.type else iri(predicate)
-            parts.append(verb + " " + ", ".join(term(obj, depth, seen) for obj in objects))
-        return (" ;\n" + "    " * (depth + 1)).join(parts)
-
-    statements = []
-    for subject in sorted(outgoing, key=lambda node: (isinstance(node, BNode), str(node))):
-        if subject in inline:
-            continue
-        head = "[]" if isinstance(subject, BNode) and subject not in references else term(subject, 0, frozenset())
-        statements.append(f"{head} {properties(subject, 0, frozenset({subject}))} .\n")
-    # Blank nodes that only refer to each other in a cycle were never reached: label them.
-    unreached = inline - written
-    inline -= unreached
-    for subject in sorted(unreached, key=str):
-        statements.append(f"_:b{subject} {properties(subject, 0, frozenset({subject}))} .\n")
-    header = "".join(f"@prefix {prefixes[namespace]}: <{namespace}> .\n"
-                     for namespace in sorted(prefixes, key=lambda namespace: prefixes[namespace])
-                     if prefixes[namespace] in used)
-    return (header + "\n" + "\n".join(statements)).encode("utf-8")
 
 
 # ---------------------------------------------------------------- schema.org

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govhub.kit.errors import AppError
 from govhub.kit.observability import get_logger
 from govhub.opendata import dcat, repository, service, vocab
-from govhub.opendata.models import Dataset, DatasetState, Organization, Resource
+from govhub.opendata.models import Dataset, DatasetState, Organization
 from govhub.opendata.schemas import (
     ALL_TYPE_FIELDS, NAME_PATTERN, TAG_PATTERN, TYPE_FIELDS, DatasetInvalid, PackageInput, parse_package,
 )
