@@ -42,6 +42,20 @@ async def organization_by_id_or_name(session: AsyncSession, id_or_name: str) -> 
     return (await session.execute(statement)).scalars().first()
 
 
+async def organizations_by_names(session: AsyncSession, names: Sequence[str]) -> list[Organization]:
+    """Organizations by URL name (those that exist)."""
+    if not names:
+        return []
+    return list((await session.execute(select(Organization).where(Organization.name.in_(names)))).scalars())
+
+
+async def groups_by_names(session: AsyncSession, names: Sequence[str]) -> list[Group]:
+    """Groups by URL name (those that exist)."""
+    if not names:
+        return []
+    return list((await session.execute(select(Group).where(Group.name.in_(names)))).scalars())
+
+
 async def organization_by_agency(session: AsyncSession, agency_id: str) -> Organization | None:
     """The organization of a platform agency."""
     return (await session.execute(select(Organization).where(Organization.agency_id == agency_id))).scalars().first()
