@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import snowballstemmer
-from sqlalchemy import Float, Select, String, and_, delete, exists, func, or_, select, text
+from sqlalchemy import Float, Select, String, and_, delete, exists, func, literal, null, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.kit.errors import ValidationFailed
@@ -304,42 +304,60 @@ def _apply_filters(statement: Select[Any], query: SearchQuery) -> Select[Any]:
 
 
 async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
-    """Run a query: ranked ids of one page, the total, and the requested facets' counts."""
+    """Run a query: ranked ids of one page, the total, and the requested facets' counts.
+
+    One statement: the matches are found once (a CTE the database materializes) and the page,
+    the count and the facet counts are all read from them.
+    """
+    if query.sort not in SORTS:
+        raise ValidationFailed(N_("Cannot sort by %(sort)s"), field="sort", code="search_query_error", sort=query.sort)
     query_terms = terms(query.q) if query.q.strip() not in ("", "*:*") else []
     if query.q.strip() and query.q.strip() != "*:*" and not query_terms:
         return SearchResult([], 0, {name: {} for name in query.facet_fields})
-    base = select(Dataset.id.label("id")).where(_visibility(query))
-    rank = None
-    if query_terms:
-        matched, rank_column = backend_for(session).matching(query_terms)
-        base = select(Dataset.id.label("id"), rank_column.label("rank")).join(
-            matched, matched.c.dataset_id == Dataset.id).where(_visibility(query))
-        rank = rank_column
-    base = _apply_filters(base, query)
-    order = SORTS.get(query.sort)
-    if query.sort not in SORTS:
-        raise ValidationFailed(N_("Cannot sort by %(sort)s"), field="sort", code="search_query_error", sort=query.sort)
-    ordering = [order] if order is not None else ([rank.desc()] if rank is not None else [Dataset.metadata_modified.desc()])
-    page = base.order_by(*ordering, Dataset.id).offset(query.start).limit(query.rows)
-    ids = [row.id for row in (await session.execute(page)).all()] if query.rows else []
-    matches = base.subquery("matches")
-    count = (await session.execute(select(func.count()).select_from(matches))).scalar_one()
-    facets = await _facets(session, matches, query) if query.facet_fields and count else \
-        {name: {} for name in query.facet_fields}
+    matches = _matches(session, query, query_terms).cte("matches")
+    descending = SORTS[query.sort] is None or query.sort.endswith("desc")
+    key = matches.c.sort_key.desc() if descending else matches.c.sort_key.asc()
+    page = (select(matches.c.id, func.row_number().over(order_by=(key, matches.c.id)).label("n"))
+            .order_by(key, matches.c.id).offset(query.start).limit(query.rows).subquery("page"))
+    parts = [
+        select(literal("p").label("part"), page.c.id.label("a"), null().label("b"), page.c.n.label("n")),
+        select(literal("c"), null(), null(), func.count()).select_from(matches),
+    ]
+    names = [name for name in query.facet_fields if name in FACET_FIELDS]
+    if names:
+        parts.append(_facet_counts(matches, names, query.facet_limit))
+    rows = (await session.execute(union_all(*parts))).all()
+    ids = [row.a for row in sorted((row for row in rows if row.part == "p"), key=lambda row: row.n)]
+    count = next(row.n for row in rows if row.part == "c")
+    facets: dict[str, dict[str, int]] = {name: {} for name in query.facet_fields}
+    for row in sorted((row for row in rows if row.part == "f"), key=lambda row: (-row.n, row.b)):
+        facets[row.a][row.b] = row.n
     return SearchResult(ids, count, facets)
 
 
-async def _facets(session: AsyncSession, matches: Any, query: SearchQuery) -> dict[str, dict[str, int]]:
-    names = [name for name in query.facet_fields if name in FACET_FIELDS]
+def _matches(session: AsyncSession, query: SearchQuery, query_terms: list[str]) -> Select[Any]:
+    """The visible, filtered datasets matching the terms, with the key they are sorted by."""
+    ordering = SORTS[query.sort]
+    if query_terms:
+        matched, rank = backend_for(session).matching(query_terms)
+        key = rank if ordering is None else ordering.element
+        statement = select(Dataset.id.label("id"), key.label("sort_key")).join(
+            matched, matched.c.dataset_id == Dataset.id)
+    else:
+        key = Dataset.metadata_modified if ordering is None else ordering.element
+        statement = select(Dataset.id.label("id"), key.label("sort_key"))
+    return _apply_filters(statement.where(_visibility(query)), query)
+
+
+def _facet_counts(matches: Any, names: list[str], limit: int) -> Select[Any]:
+    """The most frequent values of each facet among the matches (at most limit per facet)."""
     counted = (
         select(FacetValue.field, FacetValue.value, func.count().label("n"))
-        .where(FacetValue.field.in_(names), FacetValue.dataset_id.in_(select(matches.c.id)))
+        .join(matches, matches.c.id == FacetValue.dataset_id)
+        .where(FacetValue.field.in_(names))
         .group_by(FacetValue.field, FacetValue.value)
+        .subquery("counted")
     )
-    facets: dict[str, dict[str, int]] = {name: {} for name in query.facet_fields}
-    rows = sorted((await session.execute(counted)).all(), key=lambda row: (-row.n, row.value))
-    for row in rows:
-        bucket = facets[row.field]
-        if len(bucket) < query.facet_limit:
-            bucket[row.value] = row.n
-    return facets
+    ranked = select(counted, func.row_number().over(
+        partition_by=counted.c.field, order_by=(counted.c.n.desc(), counted.c.value)).label("place")).subquery("ranked")
+    return select(literal("f"), ranked.c.field, ranked.c.value, ranked.c.n).where(ranked.c.place <= limit)
