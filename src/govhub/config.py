@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     # datastore_search_sql runs read-only SELECTs on datastore tables only; off by default.
     datastore_sql_enabled: bool = False
     datastore_sql_timeout_ms: int = 5000
+    # Search results are reused for this long per process while no dataset has changed (0: off).
+    opendata_search_cache_seconds: int = 60
     # The public quality page's per-agency figures are recomputed at most this often per process.
     opendata_quality_cache_seconds: int = 600
 

@@ -162,3 +162,27 @@ def test_terms_segment_thai_and_stem_english():
     assert terms("ข้อมูลสถิติ") == ["ข้อมูล", "สถิติ"]
     assert terms("Statistics of Hospitals") == ["statist", "hospit"]
     assert terms("COVID-19 ผู้ป่วย") == ["covid", "19", "ผู้ป่วย"]
+
+
+async def test_the_result_cache_answers_repeats_and_never_outlives_a_change(indexed, monkeypatch):
+    catalog, names = indexed
+    monkeypatch.setattr(service.get_settings(), "opendata_search_cache_seconds", 60)
+    computed = []
+    real = search.search_uncached
+
+    async def counting(session, query):
+        computed.append(query.q)
+        return await real(session, query)
+
+    monkeypatch.setattr(search, "search_uncached", counting)
+    assert await _found(catalog, "รถโดยสารประจำทาง") == ["bus-routes"]
+    assert await _found(catalog, "รถโดยสารประจำทาง") == ["bus-routes"]
+    assert computed == ["รถโดยสารประจำทาง"]  # the repeat came from the cache
+    async with unit_of_work() as session:
+        await service.package_update(session, catalog.transport_publisher,
+                                     {"id": names["train-timetable"], "title": "รถโดยสารประจำทางสายใหม่"}, patch=True)
+    assert set(await _found(catalog, "รถโดยสารประจำทาง")) == {"bus-routes", "train-timetable"}
+    async with unit_of_work() as session:
+        await service.package_delete(session, catalog.transport_publisher, names["bus-routes"])
+    assert await _found(catalog, "รถโดยสารประจำทาง") == ["train-timetable"]
+    assert len(computed) == 3

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ import snowballstemmer
 from sqlalchemy import Float, Select, String, and_, delete, exists, func, literal, null, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govhub.config import get_settings
 from govhub.kit.errors import ValidationFailed
 from govhub.kit.i18n import N_
 from govhub.opendata.models import Dataset, DatasetState, FacetValue
@@ -303,7 +306,63 @@ def _apply_filters(statement: Select[Any], query: SearchQuery) -> Select[Any]:
     return statement
 
 
+class _ResultCache:
+    """Recent search results of this process, valid while the catalog has not changed.
+
+    Every change to a dataset (metadata, resources, deletion, harvest) moves its
+    metadata_modified, so the newest metadata_modified (one index lookup) tells whether any
+    cached result may be out of date; the time limit bounds staleness from clock skew between
+    servers. Results are exact, never estimates: a hit returns what the query would return now.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[Any, ...], tuple[Any, float, SearchResult]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], version: Any, ttl: float) -> SearchResult | None:
+        """The cached result for key if it was computed at this catalog version, recently."""
+        entry = self.entries.get(key)
+        if entry is None or entry[0] != version or time.monotonic() - entry[1] > ttl:
+            return None
+        self.entries.move_to_end(key)
+        result = entry[2]
+        # A copy: callers may reshape the facets, and the cached result must stay as computed.
+        return SearchResult(list(result.ids), result.count, {name: dict(values) for name, values in result.facets.items()})
+
+    def put(self, key: tuple[Any, ...], version: Any, result: SearchResult) -> None:
+        """Remember a result, forgetting the least recently used beyond the size."""
+        self.entries[key] = (version, time.monotonic(), result)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_cache = _ResultCache()
+
+
+def _cache_key(query: SearchQuery, query_terms: list[str]) -> tuple[Any, ...]:
+    # Words that yield no terms ("!!!") find nothing, while no words at all browse everything.
+    browsing = query.q.strip() in ("", "*:*")
+    return (browsing, tuple(query_terms), tuple(query.filters), tuple(query.facet_fields), query.facet_limit, query.rows,
+            query.start, query.sort, query.private_org_ids, query.include_private, query.include_drafts)
+
+
 async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
+    """Run a query (from this process's result cache while the catalog is unchanged)."""
+    ttl = get_settings().opendata_search_cache_seconds
+    if ttl <= 0:
+        return await search_uncached(session, query)
+    key = _cache_key(query, terms(query.q))
+    version = (await session.execute(select(func.max(Dataset.metadata_modified)))).scalar()
+    cached = _cache.get(key, version, ttl)
+    if cached is not None:
+        return cached
+    result = await search_uncached(session, query)
+    _cache.put(key, version, result)
+    return result
+
+
+async def search_uncached(session: AsyncSession, query: SearchQuery) -> SearchResult:
     """Run a query: ranked ids of one page, the total, and the requested facets' counts.
 
     One statement: the matches are found once (a CTE the database materializes) and the page,
