@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import snowballstemmer
-from sqlalchemy import Float, Select, String, and_, delete, exists, func, literal, null, or_, select, text, union_all
+from sqlalchemy import Boolean, Float, Select, String, and_, delete, exists, false, func, literal, null, or_, select, text, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
@@ -90,6 +90,10 @@ class SearchDocument:
     title: list[str]
     tags: list[str]
     notes: list[str]
+    # Who may find it, kept beside the words so that a text query never reads the datasets table.
+    organization_id: str = ""
+    active: bool = True
+    private: bool = False
 
 
 def document_of(dataset: Dataset, *, organization_title: str = "", group_titles: list[str] | None = None) -> SearchDocument:
@@ -97,7 +101,8 @@ def document_of(dataset: Dataset, *, organization_title: str = "", group_titles:
     title = terms(f"{dataset.title} {dataset.title_en} {dataset.name.replace('-', ' ')}")
     tags = terms(" ".join(dataset.tag_names))
     notes = terms(f"{dataset.notes} {organization_title} {' '.join(group_titles or [])} {dataset.data_source}")
-    return SearchDocument(dataset.id, title, tags, notes)
+    return SearchDocument(dataset.id, title, tags, notes, organization_id=dataset.organization_id,
+                          active=dataset.state == DatasetState.ACTIVE, private=dataset.private)
 
 
 @dataclass
@@ -156,10 +161,12 @@ class SqliteSearch:
         rowid = _rowid(document.dataset_id)
         await session.execute(text("DELETE FROM opendata_search_fts WHERE rowid = :rowid"), {"rowid": rowid})
         await session.execute(
-            text("INSERT INTO opendata_search_fts (rowid, dataset_id, title, tags, notes) "
-                 "VALUES (:rowid, :id, :title, :tags, :notes)"),
+            text("INSERT INTO opendata_search_fts (rowid, dataset_id, organization_id, active, private, title, tags, "
+                 "notes) VALUES (:rowid, :id, :organization_id, :active, :private, :title, :tags, :notes)"),
             {"rowid": rowid, "id": document.dataset_id, "title": " ".join(document.title),
-             "tags": " ".join(document.tags), "notes": " ".join(document.notes)},
+             "tags": " ".join(document.tags), "notes": " ".join(document.notes),
+             "organization_id": document.organization_id, "active": int(document.active),
+             "private": int(document.private)},
         )
 
     async def remove(self, session: AsyncSession, dataset_id: str) -> None:
@@ -172,9 +179,11 @@ class SqliteSearch:
         match = " AND ".join(_fts_phrase(term) for term in query_terms)
         # bm25() is lower for better matches: negate it so that higher ranks better everywhere.
         matched = text(
-            "SELECT dataset_id, -bm25(opendata_search_fts, 0.0, 10.0, 5.0, 1.0) AS rank "
+            "SELECT dataset_id, organization_id, active, private, "
+            "-bm25(opendata_search_fts, 0.0, 0.0, 0.0, 0.0, 10.0, 5.0, 1.0) AS rank "
             "FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
-        ).bindparams(match=match).columns(dataset_id=String, rank=Float).subquery("matched")
+        ).bindparams(match=match).columns(dataset_id=String, organization_id=String, active=Boolean,
+                                          private=Boolean, rank=Float).subquery("matched")
         return matched, matched.c.rank
 
 
@@ -196,9 +205,12 @@ class PostgresSearch:
             _tsvector_literal(document.title, "A"), _tsvector_literal(document.tags, "B"),
             _tsvector_literal(document.notes, "C")) if part)
         await session.execute(
-            text("INSERT INTO opendata_search_docs (dataset_id, document) VALUES (:id, CAST(:vector AS tsvector)) "
-                 "ON CONFLICT (dataset_id) DO UPDATE SET document = EXCLUDED.document"),
-            {"id": document.dataset_id, "vector": vector},
+            text("INSERT INTO opendata_search_docs (dataset_id, organization_id, active, private, document) "
+                 "VALUES (:id, :organization_id, :active, :private, CAST(:vector AS tsvector)) "
+                 "ON CONFLICT (dataset_id) DO UPDATE SET document = EXCLUDED.document, "
+                 "organization_id = EXCLUDED.organization_id, active = EXCLUDED.active, private = EXCLUDED.private"),
+            {"id": document.dataset_id, "vector": vector, "organization_id": document.organization_id,
+             "active": document.active, "private": document.private},
         )
 
     async def remove(self, session: AsyncSession, dataset_id: str) -> None:
@@ -209,9 +221,11 @@ class PostgresSearch:
         """Every term must occur (AND); weights D, C, B, A = 0.1, 0.2, 0.5, 1.0."""
         query = " & ".join(_tsquery_lexeme(term) for term in query_terms)
         matched = text(
-            "SELECT dataset_id, ts_rank('{0.1, 0.2, 0.5, 1.0}', document, CAST(:query AS tsquery)) AS rank "
+            "SELECT dataset_id, organization_id, active, private, "
+            "ts_rank('{0.1, 0.2, 0.5, 1.0}', document, CAST(:query AS tsquery)) AS rank "
             "FROM opendata_search_docs WHERE document @@ CAST(:query AS tsquery)"
-        ).bindparams(query=query).columns(dataset_id=String, rank=Float).subquery("matched")
+        ).bindparams(query=query).columns(dataset_id=String, organization_id=String, active=Boolean,
+                                          private=Boolean, rank=Float).subquery("matched")
         return matched, matched.c.rank
 
 
@@ -273,36 +287,40 @@ def parse_fq(fq: str) -> list[tuple[str, str]]:
     return filters
 
 
-def _visibility(query: SearchQuery) -> Any:
-    states = [DatasetState.ACTIVE] + ([DatasetState.DRAFT] if query.include_drafts else [])
-    condition = Dataset.state.in_(states)
-    if query.private_org_ids is None:
-        return condition if query.include_private else and_(condition, Dataset.private.is_(False))
-    mine = Dataset.organization_id.in_(query.private_org_ids) if query.private_org_ids else None
-    if query.include_private and mine is not None:
-        visible = or_(Dataset.private.is_(False), mine)
-    else:
-        visible = Dataset.private.is_(False)
-    drafts_ok = or_(Dataset.state == DatasetState.ACTIVE, mine) if (query.include_drafts and mine is not None) \
-        else Dataset.state == DatasetState.ACTIVE
-    return and_(condition, visible, drafts_ok)
+def _visibility(query: SearchQuery, *, active: Any, private: Any, organization_id: Any) -> Any:
+    """Public active datasets; private ones and drafts only when asked for and the caller's own."""
+    ids = query.private_org_ids
+    mine = true() if ids is None else (organization_id.in_(ids) if ids else false())
+    state_ok = or_(active, mine) if query.include_drafts else active
+    private_ok = or_(private.is_(False), mine) if query.include_private else private.is_(False)
+    return and_(state_ok, private_ok)
 
 
-def _apply_filters(statement: Select[Any], query: SearchQuery) -> Select[Any]:
+def _dataset_visibility(query: SearchQuery) -> Any:
+    # Deleted datasets are never found (and are not in the text index at all).
+    active = Dataset.state == DatasetState.ACTIVE
+    if query.include_drafts:
+        return and_(Dataset.state != DatasetState.DELETED, _visibility(
+            query, active=active, private=Dataset.private, organization_id=Dataset.organization_id))
+    return _visibility(query, active=active, private=Dataset.private, organization_id=Dataset.organization_id)
+
+
+def _apply_filters(statement: Select[Any], query: SearchQuery, *, dataset_id: Any, organization_id: Any) -> Select[Any]:
+    needs_dataset = False
     for name, value in query.filters:
-        if name in ("owner_org",):
-            statement = statement.where(Dataset.organization_id == value)
-        elif name == "dataset_type":
-            statement = statement.where(Dataset.dataset_type == value)
-        elif name == "name":
-            statement = statement.where(Dataset.name == value)
-        elif name == "id":
-            statement = statement.where(Dataset.id == value)
+        if name == "owner_org":
+            statement = statement.where(organization_id == value)
+        elif name in ("dataset_type", "name", "id"):
+            needs_dataset = True
+            column = {"dataset_type": Dataset.dataset_type, "name": Dataset.name, "id": Dataset.id}[name]
+            statement = statement.where(column == value)
         elif name in ("capacity", "state"):
             continue  # CKAN clients send these; visibility is decided by _visibility
         else:
             statement = statement.where(exists().where(
-                FacetValue.dataset_id == Dataset.id, FacetValue.field == name, FacetValue.value == value))
+                FacetValue.dataset_id == dataset_id, FacetValue.field == name, FacetValue.value == value))
+    if needs_dataset and dataset_id is not Dataset.id:
+        statement = statement.join(Dataset, Dataset.id == dataset_id)
     return statement
 
 
@@ -395,17 +413,25 @@ async def search_uncached(session: AsyncSession, query: SearchQuery) -> SearchRe
 
 
 def _matches(session: AsyncSession, query: SearchQuery, query_terms: list[str]) -> Select[Any]:
-    """The visible, filtered datasets matching the terms, with the key they are sorted by."""
+    """The visible, filtered datasets matching the terms, with the key they are sorted by.
+
+    A text query reads only the index (words, visibility and organization are kept there) unless
+    it is sorted or filtered by a column of the datasets table.
+    """
     ordering = SORTS[query.sort]
-    if query_terms:
-        matched, rank = backend_for(session).matching(query_terms)
-        key = rank if ordering is None else ordering.element
-        statement = select(Dataset.id.label("id"), key.label("sort_key")).join(
-            matched, matched.c.dataset_id == Dataset.id)
-    else:
+    if not query_terms:
         key = Dataset.metadata_modified if ordering is None else ordering.element
-        statement = select(Dataset.id.label("id"), key.label("sort_key"))
-    return _apply_filters(statement.where(_visibility(query)), query)
+        statement = select(Dataset.id.label("id"), key.label("sort_key")).where(_dataset_visibility(query))
+        return _apply_filters(statement, query, dataset_id=Dataset.id, organization_id=Dataset.organization_id)
+    matched, rank = backend_for(session).matching(query_terms)
+    statement = select(matched.c.dataset_id.label("id"), (rank if ordering is None else ordering.element)
+                       .label("sort_key")).where(_visibility(
+                           query, active=matched.c.active, private=matched.c.private,
+                           organization_id=matched.c.organization_id))
+    if ordering is not None:
+        statement = statement.join(Dataset, Dataset.id == matched.c.dataset_id)
+    return _apply_filters(statement, query, dataset_id=matched.c.dataset_id if ordering is None else Dataset.id,
+                          organization_id=matched.c.organization_id)
 
 
 def _facet_counts(matches: Any, names: list[str], limit: int) -> Select[Any]:

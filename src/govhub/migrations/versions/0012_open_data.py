@@ -23,19 +23,22 @@ def _create_search_index() -> None:
     """The full-text index of datasets: FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL.
 
     Both hold words already segmented by govhub (PyThaiNLP for Thai, Snowball stems for
-    English), so the databases' own parsers never split Thai text.
+    English), so the databases' own parsers never split Thai text; and who may find each
+    dataset (organization, active, private), so that a text query never reads the datasets table.
     """
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE TABLE opendata_search_docs ("
             " dataset_id VARCHAR(36) PRIMARY KEY REFERENCES opendata_datasets (id) ON DELETE CASCADE,"
+            " organization_id VARCHAR(36) NOT NULL, active BOOLEAN NOT NULL, private BOOLEAN NOT NULL,"
             " document TSVECTOR NOT NULL)"
         )
         op.execute("CREATE INDEX ix_opendata_search_docs_document ON opendata_search_docs USING GIN (document)")
     else:
         op.execute(
             "CREATE VIRTUAL TABLE opendata_search_fts USING fts5("
-            "dataset_id UNINDEXED, title, tags, notes, tokenize = 'unicode61 remove_diacritics 0')"
+            "dataset_id UNINDEXED, organization_id UNINDEXED, active UNINDEXED, private UNINDEXED,"
+            " title, tags, notes, tokenize = 'unicode61 remove_diacritics 0')"
         )
 
 
