@@ -21,7 +21,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import snowballstemmer
-from sqlalchemy import Boolean, Float, Select, String, and_, delete, exists, false, func, literal, null, or_, select, text, true, union_all
+from sqlalchemy import Boolean, Float, Select, String, Text, and_, bindparam, delete, exists, false, func, literal, null, or_, select, text, true, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
@@ -94,15 +95,19 @@ class SearchDocument:
     organization_id: str = ""
     active: bool = True
     private: bool = False
+    # "field=value" pairs (PostgreSQL counts facets of text matches from these, not from a join).
+    facets: tuple[str, ...] = ()
 
 
-def document_of(dataset: Dataset, *, organization_title: str = "", group_titles: list[str] | None = None) -> SearchDocument:
+def document_of(dataset: Dataset, *, organization_title: str = "", group_titles: list[str] | None = None,
+                facets: list[tuple[str, str]] | None = None) -> SearchDocument:
     """The searchable words of a dataset: title (weighted most), keywords, then description."""
     title = terms(f"{dataset.title} {dataset.title_en} {dataset.name.replace('-', ' ')}")
     tags = terms(" ".join(dataset.tag_names))
     notes = terms(f"{dataset.notes} {organization_title} {' '.join(group_titles or [])} {dataset.data_source}")
     return SearchDocument(dataset.id, title, tags, notes, organization_id=dataset.organization_id,
-                          active=dataset.state == DatasetState.ACTIVE, private=dataset.private)
+                          active=dataset.state == DatasetState.ACTIVE, private=dataset.private,
+                          facets=tuple(f"{name}={value}" for name, value in facets or []))
 
 
 @dataclass
@@ -205,12 +210,13 @@ class PostgresSearch:
             _tsvector_literal(document.title, "A"), _tsvector_literal(document.tags, "B"),
             _tsvector_literal(document.notes, "C")) if part)
         await session.execute(
-            text("INSERT INTO opendata_search_docs (dataset_id, organization_id, active, private, document) "
-                 "VALUES (:id, :organization_id, :active, :private, CAST(:vector AS tsvector)) "
+            text("INSERT INTO opendata_search_docs (dataset_id, organization_id, active, private, facets, document) "
+                 "VALUES (:id, :organization_id, :active, :private, :facets, CAST(:vector AS tsvector)) "
                  "ON CONFLICT (dataset_id) DO UPDATE SET document = EXCLUDED.document, "
-                 "organization_id = EXCLUDED.organization_id, active = EXCLUDED.active, private = EXCLUDED.private"),
+                 "organization_id = EXCLUDED.organization_id, active = EXCLUDED.active, private = EXCLUDED.private, "
+                 "facets = EXCLUDED.facets").bindparams(bindparam("facets", type_=ARRAY(Text))),
             {"id": document.dataset_id, "vector": vector, "organization_id": document.organization_id,
-             "active": document.active, "private": document.private},
+             "active": document.active, "private": document.private, "facets": list(document.facets)},
         )
 
     async def remove(self, session: AsyncSession, dataset_id: str) -> None:
@@ -221,11 +227,11 @@ class PostgresSearch:
         """Every term must occur (AND); weights D, C, B, A = 0.1, 0.2, 0.5, 1.0."""
         query = " & ".join(_tsquery_lexeme(term) for term in query_terms)
         matched = text(
-            "SELECT dataset_id, organization_id, active, private, "
+            "SELECT dataset_id, organization_id, active, private, facets, "
             "ts_rank('{0.1, 0.2, 0.5, 1.0}', document, CAST(:query AS tsquery)) AS rank "
             "FROM opendata_search_docs WHERE document @@ CAST(:query AS tsquery)"
         ).bindparams(query=query).columns(dataset_id=String, organization_id=String, active=Boolean,
-                                          private=Boolean, rank=Float).subquery("matched")
+                                          private=Boolean, facets=ARRAY(Text), rank=Float).subquery("matched")
         return matched, matched.c.rank
 
 
@@ -249,11 +255,11 @@ def facet_values_of(dataset: Dataset, *, organization_name: str, group_names: li
 async def index_dataset(session: AsyncSession, dataset: Dataset, *, organization_name: str,
                         organization_title: str, group_names: list[str], group_titles: list[str]) -> None:
     """Write a dataset's search document and facet values (in the caller's transaction)."""
+    pairs = facet_values_of(dataset, organization_name=organization_name, group_names=group_names)
     await backend_for(session).index(session, document_of(dataset, organization_title=organization_title,
-                                                          group_titles=group_titles))
+                                                          group_titles=group_titles, facets=pairs))
     await session.execute(delete(FacetValue).where(FacetValue.dataset_id == dataset.id))
-    rows = [{"dataset_id": dataset.id, "field": name, "value": value}
-            for name, value in facet_values_of(dataset, organization_name=organization_name, group_names=group_names)]
+    rows = [{"dataset_id": dataset.id, "field": name, "value": value} for name, value in pairs]
     if rows:
         await session.execute(FacetValue.__table__.insert(), rows)
 
@@ -305,7 +311,8 @@ def _dataset_visibility(query: SearchQuery) -> Any:
     return _visibility(query, active=active, private=Dataset.private, organization_id=Dataset.organization_id)
 
 
-def _apply_filters(statement: Select[Any], query: SearchQuery, *, dataset_id: Any, organization_id: Any) -> Select[Any]:
+def _apply_filters(statement: Select[Any], query: SearchQuery, *, dataset_id: Any, organization_id: Any,
+                   facets: Any = None) -> Select[Any]:
     needs_dataset = False
     for name, value in query.filters:
         if name == "owner_org":
@@ -316,6 +323,8 @@ def _apply_filters(statement: Select[Any], query: SearchQuery, *, dataset_id: An
             statement = statement.where(column == value)
         elif name in ("capacity", "state"):
             continue  # CKAN clients send these; visibility is decided by _visibility
+        elif facets is not None:
+            statement = statement.where(facets.contains([f"{name}={value}"]))
         else:
             statement = statement.where(exists().where(
                 FacetValue.dataset_id == dataset_id, FacetValue.field == name, FacetValue.value == value))
@@ -424,23 +433,41 @@ def _matches(session: AsyncSession, query: SearchQuery, query_terms: list[str]) 
         statement = select(Dataset.id.label("id"), key.label("sort_key")).where(_dataset_visibility(query))
         return _apply_filters(statement, query, dataset_id=Dataset.id, organization_id=Dataset.organization_id)
     matched, rank = backend_for(session).matching(query_terms)
-    statement = select(matched.c.dataset_id.label("id"), (rank if ordering is None else ordering.element)
-                       .label("sort_key")).where(_visibility(
-                           query, active=matched.c.active, private=matched.c.private,
-                           organization_id=matched.c.organization_id))
+    facets = matched.c.facets if "facets" in matched.c else None
+    columns = [matched.c.dataset_id.label("id"), (rank if ordering is None else ordering.element).label("sort_key")]
+    statement = select(*columns, *([facets.label("facets")] if facets is not None else [])).where(_visibility(
+        query, active=matched.c.active, private=matched.c.private, organization_id=matched.c.organization_id))
     if ordering is not None:
         statement = statement.join(Dataset, Dataset.id == matched.c.dataset_id)
     return _apply_filters(statement, query, dataset_id=matched.c.dataset_id if ordering is None else Dataset.id,
-                          organization_id=matched.c.organization_id)
+                          organization_id=matched.c.organization_id, facets=facets)
 
 
 def _facet_counts(matches: Any, names: list[str], limit: int) -> Select[Any]:
     """The most frequent values of each facet among the matches (at most limit per facet)."""
+    if "facets" in matches.c:
+        return _facet_counts_from_arrays(matches, names, limit)
     counted = (
         select(FacetValue.field, FacetValue.value, func.count().label("n"))
         .join(matches, matches.c.id == FacetValue.dataset_id)
         .where(FacetValue.field.in_(names))
         .group_by(FacetValue.field, FacetValue.value)
+        .subquery("counted")
+    )
+    ranked = select(counted, func.row_number().over(
+        partition_by=counted.c.field, order_by=(counted.c.n.desc(), counted.c.value)).label("place")).subquery("ranked")
+    return select(literal("f"), ranked.c.field, ranked.c.value, ranked.c.n).where(ranked.c.place <= limit)
+
+
+def _facet_counts_from_arrays(matches: Any, names: list[str], limit: int) -> Select[Any]:
+    """As _facet_counts, from the matches' own "field=value" arrays (PostgreSQL): no join per match."""
+    unnested = select(func.unnest(matches.c.facets).label("pair")).select_from(matches).subquery("unnested")
+    field = func.split_part(unnested.c.pair, "=", 1)
+    counted = (
+        select(field.label("field"), func.substr(unnested.c.pair, func.strpos(unnested.c.pair, "=") + 1).label("value"),
+               func.count().label("n"))
+        .where(field.in_(names))
+        .group_by(unnested.c.pair)
         .subquery("counted")
     )
     ranked = select(counted, func.row_number().over(

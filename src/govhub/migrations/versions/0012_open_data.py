@@ -31,6 +31,7 @@ def _create_search_index() -> None:
             "CREATE TABLE opendata_search_docs ("
             " dataset_id VARCHAR(36) PRIMARY KEY REFERENCES opendata_datasets (id) ON DELETE CASCADE,"
             " organization_id VARCHAR(36) NOT NULL, active BOOLEAN NOT NULL, private BOOLEAN NOT NULL,"
+            " facets TEXT[] NOT NULL DEFAULT '{}',"
             " document TSVECTOR NOT NULL)"
         )
         op.execute("CREATE INDEX ix_opendata_search_docs_document ON opendata_search_docs USING GIN (document)")
