@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     datastore_sql_timeout_ms: int = 5000
     # Search results are reused for this long per process while no dataset has changed (0: off).
     opendata_search_cache_seconds: int = 60
+    # The link check visits only public addresses unless this is on (a portal inside a closed network).
+    opendata_link_check_allow_private: bool = False
     # The public quality page's per-agency figures are recomputed at most this often per process.
     opendata_quality_cache_seconds: int = 600
 

@@ -192,3 +192,59 @@ async def test_ckanapi_command_line(live_server, arranged, tmp_path: Path):
     assert json.loads(dump.read_text().splitlines()[0])["title"] == "แก้จากบรรทัดคำสั่ง"
     refused = subprocess.run([*patch[:-2], "-a", "ghk_wrong"], capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "NotAuthorized" in (refused.stdout + refused.stderr)
+
+
+async def test_officers_without_their_second_factor_cannot_act_through_the_api(client):
+    """A password alone is AAL1: the API treats such an officer as anonymous and refuses writes."""
+    from govhub.identity.models import AccountKind, OfficerRole
+    from tests import factories as f
+    from tests.identity.test_admin import make_staff
+    from govhub.db import unit_of_work
+
+    catalog = await make_catalog()
+    async with unit_of_work() as session:
+        officer = await make_staff(session, kind=AccountKind.OFFICER, agency_id=catalog.transport.agency_id,
+                                   roles=[OfficerRole.DATA_STEWARD])
+    signed = await f.sign_in(client, officer.email)
+    assert signed.headers["location"].startswith("/account/two-factor/setup")
+    token = f.csrf_from((await client.get(signed.headers["location"])).text)
+    for action, body in (("api_token_create", {"name": "sneaky"}),
+                         ("package_create", package(catalog.transport, f"aal1-{secrets.token_hex(3)}"))):
+        refused = await client.post(f"/api/3/action/{action}", json=body, headers={"x-csrf-token": token})
+        assert refused.status_code == 403 and refused.json()["error"]["__type"] == "Authorization Error"
+
+
+async def test_tokens_cannot_mint_tokens_and_outsiders_see_a_public_history(live_server, arranged):
+    catalog, token, _ = arranged
+    name = f"history-{secrets.token_hex(3)}"
+    with _remote(live_server, token) as ckan:
+        with pytest.raises(ckanapi.NotAuthorized):
+            ckan.action.api_token_create(name="successor")
+        ckan.action.package_create(**package(catalog.transport, name, private=True, data_category="internal",
+                                             data_classification="internal", notes="ร่างภายใน"))
+        ckan.action.package_patch(id=name, private=False, data_category="public", data_classification="open",
+                                  notes="เผยแพร่แล้ว")
+        inside = ckan.action.package_activity_list(id=name)
+        assert len(inside) == 2 and inside[-1]["actor"] == "นักเผยแพร่ ข้อมูล"
+    with _remote(live_server) as anonymous:
+        outside = anonymous.action.package_activity_list(id=name)
+        assert len(outside) == 1 and outside[0]["revision"] == 2  # the private revision 1 is not shown
+        assert outside[0]["actor"] == catalog.transport.title_th and outside[0]["user_id"] is None
+        with pytest.raises(ckanapi.ValidationError):
+            anonymous.action.package_search(q="ก" * 501)
+
+
+async def test_anonymous_writes_are_refused_before_the_body_is_read(client):
+    response = await client.post("/api/3/action/resource_create", content=b"x" * (2 * 1024 * 1024),
+                                 headers={"content-type": "application/json"})
+    assert response.status_code == 403 and response.json()["error"]["__type"] == "Authorization Error"
+
+
+async def test_a_dataset_cannot_be_named_after_another_datasets_id(client, arranged):
+    catalog, token, finance_token = arranged
+    created = await client.post("/api/3/action/package_create", headers={"Authorization": token},
+                                json=package(catalog.transport, f"target-{secrets.token_hex(3)}"))
+    target_id = created.json()["result"]["id"]
+    squat = await client.post("/api/3/action/package_create", headers={"Authorization": finance_token},
+                              json=package(catalog.finance, target_id))
+    assert squat.status_code == 409 and "name" in squat.json()["error"]

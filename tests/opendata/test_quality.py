@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from govhub.config import get_settings
 from govhub.db import unit_of_work
 from govhub.kit.i18n import current_locale
 from govhub.opendata import quality, resources, service
@@ -210,7 +211,9 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_link_check_records_what_answers(http_server: str, tmp_path: Path) -> None:
+async def test_link_check_records_what_answers(http_server: str, tmp_path: Path, monkeypatch) -> None:
+    # The test server is on loopback, which the check refuses unless told the portal is internal.
+    monkeypatch.setattr(get_settings(), "opendata_link_check_allow_private", True)
     catalog = await make_catalog()
     name = f"links-{secrets.token_hex(3)}"
     urls = {
@@ -252,8 +255,14 @@ async def test_link_check_of_a_missing_upload_and_of_blocked_addresses(tmp_path:
         quality.LinkTarget(id="gone", url="", url_type="upload", storage_key="resources/none/0000"),
         quality.LinkTarget(id="metadata", url="http://169.254.169.254/latest/meta-data/", url_type=None, storage_key=None),
         quality.LinkTarget(id="scheme", url="file:///etc/passwd", url_type=None, storage_key=None),
+        quality.LinkTarget(id="mapped", url="http://[::ffff:169.254.169.254]/", url_type=None, storage_key=None),
+        quality.LinkTarget(id="loopback", url="http://127.0.0.1:1/", url_type=None, storage_key=None),
+        quality.LinkTarget(id="private", url="http://10.0.0.1/", url_type=None, storage_key=None),
     ]
-    assert await quality.check_targets(targets) == {"gone": False, "metadata": False, "scheme": False}
+    assert await quality.check_targets(targets) == {"gone": False, "metadata": False, "scheme": False,
+                                                    "mapped": False, "loopback": False, "private": False}
+    # Refused before any connection: the private address is never tried.
+    assert await quality._blocked_host("10.0.0.1") and await quality._blocked_host("::ffff:169.254.169.254")
 
 
 def test_the_link_check_is_a_registered_job() -> None:

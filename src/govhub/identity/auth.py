@@ -183,6 +183,8 @@ class TokenOrSessionCaller:
     # True when a token was sent but is unknown, expired or revoked (the API answers 403).
     bad_token: bool = False
     via_token: bool = False
+    # True for staff signed in with a password only: they are treated as anonymous, and refused writes.
+    needs_second_factor: bool = False
 
 
 def _api_token_from(request: Request) -> str | None:
@@ -200,7 +202,11 @@ async def api_token_or_session(request: Request, session: SessionDep) -> TokenOr
 
     token = _api_token_from(request)
     if token is None:
-        return TokenOrSessionCaller(caller=await _load_caller(request, session))
+        caller = await _load_caller(request, session)
+        if caller is not None and caller.account.requires_second_factor and caller.aal < 2:
+            # Officers act for the state only after their second factor, through the API as on pages.
+            return TokenOrSessionCaller(caller=None, needs_second_factor=True)
+        return TokenOrSessionCaller(caller=caller)
     account = await api_tokens.account_for_token(session, token)
     if account is None:
         return TokenOrSessionCaller(caller=None, bad_token=True)

@@ -25,6 +25,9 @@ from govhub.opendata.schemas import DatasetInvalid
 
 MAX_ROWS = 1000
 MAX_LIST = 1000
+MAX_QUERY_CHARACTERS = 500
+# Beyond this, paging is a crawl: harvesters use metadata_modified, not offsets.
+MAX_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Context:
     actor: service.Actor
     caller: Caller | None
     upload: resources.Upload | None = None
+    via_token: bool = False
 
 
 Action = Callable[[AsyncSession, Context, dict[str, Any]], Awaitable[Any]]
@@ -136,7 +140,8 @@ async def license_list(session: AsyncSession, context: Context, data: dict[str, 
 async def package_list(session: AsyncSession, context: Context, data: dict[str, Any]) -> list[str]:
     """package_list: URL names of public datasets."""
     limit = _int(data, "limit", MAX_LIST, minimum=1, maximum=MAX_LIST)
-    return await repository.public_dataset_names(session, limit=limit, offset=_int(data, "offset", 0))
+    return await repository.public_dataset_names(session, limit=limit,
+                                                 offset=_int(data, "offset", 0, maximum=MAX_OFFSET))
 
 
 @action("current_package_list_with_resources")
@@ -144,7 +149,8 @@ async def current_package_list_with_resources(session: AsyncSession, context: Co
                                               data: dict[str, Any]) -> list[dict[str, Any]]:
     """current_package_list_with_resources: public datasets, latest change first."""
     limit = _int(data, "limit", 10, minimum=1, maximum=MAX_ROWS)
-    datasets = await repository.recent_public_datasets(session, limit=limit, offset=_int(data, "offset", 0))
+    datasets = await repository.recent_public_datasets(session, limit=limit,
+                                                       offset=_int(data, "offset", 0, maximum=MAX_OFFSET))
     return await service.package_dicts(session, datasets)
 
 
@@ -157,14 +163,17 @@ async def package_show(session: AsyncSession, context: Context, data: dict[str, 
 @action("package_search")
 async def package_search(session: AsyncSession, context: Context, data: dict[str, Any]) -> dict[str, Any]:
     """package_search: ranked, filtered, faceted search (CKAN's Solr parameters)."""
+    q = str(data.get("q") or "")
+    if len(q) > MAX_QUERY_CHARACTERS:
+        raise DatasetInvalid({"q": [N_("The search words are too long")]})
     query = search.SearchQuery(
-        q=str(data.get("q") or ""),
+        q=q,
         filters=[pair for fq in [str(data.get("fq") or ""), *_list(data.get("fq_list"), "fq_list")]
                  for pair in search.parse_fq(fq)],
         facet_fields=_list(data.get("facet.field"), "facet.field") if _flag(data, "facet", True) else [],
         facet_limit=_int(data, "facet.limit", 50, minimum=-1, maximum=search.MAX_FACET_LIMIT),
         rows=_int(data, "rows", 10, minimum=0, maximum=MAX_ROWS),
-        start=_int(data, "start", 0),
+        start=_int(data, "start", 0, maximum=MAX_OFFSET),
         sort=str(data.get("sort") or ("score desc" if data.get("q") else "metadata_modified desc")).strip().lower(),
         private_org_ids=context.actor.readable_private_orgs,
         include_private=_flag(data, "include_private"),
@@ -226,9 +235,15 @@ async def package_delete(session: AsyncSession, context: Context, data: dict[str
 @action("package_activity_list")
 async def package_activity_list(session: AsyncSession, context: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
     """package_activity_list: who changed the dataset, when, and what."""
-    revisions = await service.history(session, context.actor, _id(data))
+    dataset = await service.get_dataset(session, context.actor, _id(data))
+    revisions = await service.history(session, context.actor, dataset.id)
     limit = _int(data, "limit", 31, minimum=1, maximum=100)
-    offset = _int(data, "offset", 0)
+    offset = _int(data, "offset", 0, maximum=MAX_OFFSET)
+    if not context.actor.may_read_private(dataset.organization_id):
+        # Outsiders see the public record only: no officer's name, nothing from private or draft times.
+        revisions = [revision for revision in revisions if service.revision_was_public(revision)]
+        return [service.revision_dict(revision, actor=dataset.organization.title_th)
+                for revision in revisions[offset:offset + limit]]
     return [service.revision_dict(revision) for revision in revisions[offset:offset + limit]]
 
 
@@ -279,7 +294,8 @@ async def resource_delete(session: AsyncSession, context: Context, data: dict[st
 def _listing(items: list[Any], counts: dict[str, int], data: dict[str, Any],
              as_dict: Callable[..., dict[str, Any]]) -> list[Any]:
     """organization_list / group_list: a page of names, or of dicts with all_fields."""
-    limit, offset = _int(data, "limit", MAX_LIST, minimum=1, maximum=MAX_LIST), _int(data, "offset", 0)
+    limit = _int(data, "limit", MAX_LIST, minimum=1, maximum=MAX_LIST)
+    offset = _int(data, "offset", 0, maximum=MAX_OFFSET)
     chosen = items[offset:offset + limit]
     if _flag(data, "all_fields"):
         return [as_dict(item, package_count=counts.get(item.id, 0)) for item in chosen]
@@ -363,6 +379,8 @@ async def datastore_search(session: AsyncSession, context: Context, data: dict[s
         except ValueError:
             raise DatasetInvalid({"filters": [N_("Must be a JSON object")]}) from None
     q = data.get("q")
+    if len(json.dumps(q, ensure_ascii=False)) > 200 or (isinstance(q, str) and len(q.split()) > 10):
+        raise DatasetInvalid({"q": [N_("Search at most 10 words (200 characters) at a time")]})
     if isinstance(q, str) and q.strip().startswith("{"):
         try:
             q = json.loads(q)
@@ -371,7 +389,7 @@ async def datastore_search(session: AsyncSession, context: Context, data: dict[s
     return await datastore.datastore_search(
         resource_id=resource_id, filters=filters, q=q, fields=data.get("fields"),
         sort=data.get("sort"), limit=_int(data, "limit", 100, minimum=0, maximum=32000),
-        offset=_int(data, "offset", 0), include_total=_flag(data, "include_total", True),
+        offset=_int(data, "offset", 0, maximum=MAX_OFFSET), include_total=_flag(data, "include_total", True),
         distinct=_flag(data, "distinct"),
     )
 
@@ -398,8 +416,11 @@ async def datastore_search_sql(session: AsyncSession, context: Context, data: di
 
 @action("api_token_create", write=True)
 async def api_token_create(session: AsyncSession, context: Context, data: dict[str, Any]) -> dict[str, Any]:
-    """api_token_create: a token for yourself (shown once)."""
+    """api_token_create: a token for yourself (shown once); only from a signed-in session."""
     caller = _signed_in(context, data)
+    if context.via_token:
+        # Otherwise a leaked token could mint successors that outlive its revocation.
+        raise Forbidden(N_("API tokens are created from a signed-in session, not with another token."))
     days = _int(data, "expires_in_days", 90, minimum=1, maximum=api_tokens.MAX_TOKEN_DAYS)
     row, token = await api_tokens.create_token(session, caller.account, name=str(data.get("name") or ""), days=days)
     return {"token": token, "id": row.id, "name": row.name, "expires_at": service.iso(row.expires_at)}

@@ -70,7 +70,14 @@ async def _parameters(request: Request) -> tuple[dict[str, Any], UploadFile | No
         upload = form.get("upload")
         data = {key: value for key, value in form.multi_items() if isinstance(value, str)}
         return data, upload if isinstance(upload, UploadFile) and upload.filename else None
+    # JSON bodies are metadata: files come as multipart, so the large upload limit is not for JSON.
+    limit = get_settings().max_request_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _BadRequest("Bad request - the JSON body is too large")
     raw = await request.body()
+    if len(raw) > limit:
+        raise _BadRequest("Bad request - the JSON body is too large")
     if not raw.strip():
         return {}, None
     try:
@@ -110,13 +117,18 @@ async def _call(name: str, request: Request, session: SessionDep, auth: ApiToken
     if auth.bad_token:
         return _envelope(name, status=403, error={"__type": "Authorization Error",
                                                   "message": "Access denied: the API token is not valid"})
+    if name in actions.WRITE_ACTIONS and auth.caller is None:
+        # Refused before the body is read: an anonymous client cannot make the server parse 100 MB.
+        message = "Access denied: sign in with your second factor first" if auth.needs_second_factor \
+            else "Access denied: an API token is required"
+        return _envelope(name, status=403, error={"__type": "Authorization Error", "message": message})
     spooled: Path | None = None
     try:
         data, upload = await _parameters(request)
         actor = await service.actor_for(session, auth.caller)
         if upload is not None:
             spooled = await _spool(upload)
-        context = actions.Context(actor=actor, caller=auth.caller,
+        context = actions.Context(actor=actor, caller=auth.caller, via_token=auth.via_token,
                                   upload=resources.Upload(spooled, upload.filename or "") if spooled and upload else None)
         result = await function(session, context, data)
         await session.flush()

@@ -333,12 +333,19 @@ async def _blocked_host(host: str) -> bool:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
         return False  # the request itself will fail and say so
+    allow_private = get_settings().opendata_link_check_allow_private
     for info in infos:
         try:
             address = ipaddress.ip_address(info[4][0])
         except ValueError:
             continue
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
         if any(address in network for network in BLOCKED_NETWORKS):
+            return True
+        # An open portal's links are public: loopback and private networks are not checked
+        # (the public "not reachable" mark would otherwise map an agency's internal network).
+        if not address.is_global and not allow_private:
             return True
     return False
 

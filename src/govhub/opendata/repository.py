@@ -17,8 +17,9 @@ async def dataset_by_id_or_name(session: AsyncSession, id_or_name: str) -> Datas
     """A dataset (any state) by id or URL name."""
     if not isinstance(id_or_name, str) or not id_or_name:
         return None
-    statement = select(Dataset).where(or_(Dataset.id == id_or_name, Dataset.name == id_or_name))
-    return (await session.execute(statement)).scalars().first()
+    # The id first: a name can never take over another dataset's id.
+    by_id = await session.get(Dataset, id_or_name)
+    return by_id if by_id is not None else await dataset_by_name(session, id_or_name)
 
 
 async def dataset_by_name(session: AsyncSession, name: str) -> Dataset | None:

@@ -17,6 +17,7 @@ from govhub.kit.i18n import N_, gettext
 from govhub.opendata import vocab
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")
+UUID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Keywords may be Thai (whose vowel and tone marks are not "word" characters to a regex), so
 # the pattern refuses what breaks markup, lists and paths rather than listing what is allowed.
@@ -295,6 +296,8 @@ def parse_package(data: dict[str, Any], *, creating: bool) -> PackageInput:
         name = _text(given.get("name"), name="name", problems=problems, max_length=100, required=True)
         if name and not NAME_PATTERN.match(name):
             problems.add("name", N_("Must be 2 to 100 lower-case letters, digits, - or _"))
+        elif name and UUID_SHAPE.match(name):
+            problems.add("name", N_("A URL name may not look like an id"))
         values["name"] = name
     for key, attr, limit in (("title", "title", 500), ("notes", "notes", 100_000), ("title_en", "title_en", 500),
                              ("data_source", "data_source", 500), ("maintainer", "maintainer", 255)):

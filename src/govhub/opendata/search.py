@@ -65,8 +65,17 @@ def _thai_segmenter() -> Any:
     return word_tokenize
 
 
-@lru_cache(maxsize=4096)
 def _thai_words(run: str) -> tuple[str, ...]:
+    # Short runs (query words, titles' phrases) repeat and are cached; long ones would only fill memory.
+    return _cached_thai_words(run) if len(run) <= 64 else _segment(run)
+
+
+@lru_cache(maxsize=4096)
+def _cached_thai_words(run: str) -> tuple[str, ...]:
+    return _segment(run)
+
+
+def _segment(run: str) -> tuple[str, ...]:
     words = _thai_segmenter()(run, engine="newmm", keep_whitespace=False)
     return tuple(word for word in words if word.strip() and word not in THAI_STOPWORDS)
 

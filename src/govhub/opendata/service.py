@@ -253,12 +253,18 @@ async def facet_titles(session: AsyncSession, facets: dict[str, dict[str, int]])
     return titles
 
 
-def revision_dict(revision: DatasetRevision) -> dict[str, Any]:
-    """A revision as an activity (CKAN's package_activity_list entry), with the changed fields."""
+def revision_was_public(revision: DatasetRevision) -> bool:
+    """True if the dataset was public and active after this change (outsiders may see it)."""
+    return revision.snapshot.get("state") == "active" and revision.snapshot.get("private") is False
+
+
+def revision_dict(revision: DatasetRevision, *, actor: str | None = None) -> dict[str, Any]:
+    """A revision as an activity (CKAN's package_activity_list entry); actor replaces the person's name."""
     return {
         "id": revision.id, "package_id": revision.dataset_id, "revision": revision.number,
         "activity_type": f"{'new' if revision.action == 'created' else 'changed'} package",
-        "action": revision.action, "user_id": revision.actor_account_id, "actor": revision.actor_label,
+        "action": revision.action, "user_id": None if actor is not None else revision.actor_account_id,
+        "actor": actor if actor is not None else revision.actor_label,
         "timestamp": iso(revision.at), "changes": revision.changes,
         "data": {"package": revision.snapshot},
     }
