@@ -8,6 +8,8 @@ may not see).
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -94,8 +96,9 @@ async def catalog_page(session: AsyncSession, *, page: int, page_size: int,
     return packages, int(total), modified
 
 
-def _rdf_response(graph: Any, fmt: str, *, alternates: str) -> Response:
-    data, media_type = dcat.serialize(graph, fmt)
+async def _rdf_response(graph: Any, fmt: str, *, alternates: str) -> Response:
+    # rdflib's writers are pure Python: a catalog page takes long enough to stall the event loop.
+    data, media_type = await asyncio.to_thread(dcat.serialize, graph, fmt)
     links = ", ".join(f'<{alternates}.{suffix}>; rel="alternate"; type="{dcat.MEDIA_TYPES[kind]}"'
                       for suffix, kind in dcat.SUFFIXES.items() if kind != fmt)
     return Response(content=data, media_type=media_type, headers={"Link": links})
@@ -117,9 +120,9 @@ async def _catalog(session: AsyncSession, fmt: str, suffix: str, page: str | Non
             query["modified_since"] = modified_since
         return f"{base_url}/catalog.{suffix}?{urlencode(query)}"
 
-    graph = dcat.catalog_graph(packages, page=number, page_size=size, total=total, base_url=base_url,
-                               page_url=page_url, modified=modified)
-    return _rdf_response(graph, fmt, alternates=f"{base_url}/catalog")
+    graph = await asyncio.to_thread(dcat.catalog_graph, packages, page=number, page_size=size, total=total,
+                                    base_url=base_url, page_url=page_url, modified=modified)
+    return await _rdf_response(graph, fmt, alternates=f"{base_url}/catalog")
 
 
 @router.get("/catalog.jsonld", response_class=Response)
@@ -147,7 +150,7 @@ async def _dataset(session: AsyncSession, caller: Any, name: str, fmt: str) -> R
     actor = await service.actor_for(session, caller)
     package = await service.package_show(session, actor, name)
     base_url = get_settings().public_url
-    return _rdf_response(dcat.dataset_graph(package, base_url), fmt,
+    return await _rdf_response(dcat.dataset_graph(package, base_url), fmt,
                          alternates=f"{base_url}/dataset/{package['name']}")
 
 
