@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -328,11 +329,26 @@ def _htmx_target(request: Request) -> str | None:
 @router.get("/organization")
 async def organization_list(request: Request, session: SessionDep, caller: PublicCaller) -> HTMLResponse:
     """Every publishing organization, with its number of public datasets."""
-    counts = await service.counts_by_organization(session)
-    organizations = await repository.organizations(session)
-    items = sorted(({"name": org.name, "title": org.title(_locale()), "description": org.description,
-                     "count": counts.get(org.id, 0)} for org in organizations), key=lambda item: str(item["title"]))
-    return render(request, "opendata/list.html", {"kind": "organization", "items": items})
+    return _listing_page(request, "organization", await repository.organizations(session),
+                         await service.counts_by_organization(session))
+
+
+def _listing_page(request: Request, kind: str, items: Sequence[Any], counts: dict[str, int]) -> HTMLResponse:
+    """The list of organizations or groups, by title in the reader's language, with dataset counts."""
+    rows = sorted(({"name": item.name, "title": item.title(_locale()), "description": item.description,
+                    "count": counts.get(item.id, 0)} for item in items), key=lambda row: str(row["title"]))
+    return render(request, "opendata/list.html", {"kind": kind, "items": rows})
+
+
+async def _listed_datasets(request: Request, session: SessionDep, caller: Any, *, base: str,
+                           fixed: list[tuple[str, str]], q: str, sort: str, page: str,
+                           extra: dict[str, Any] | Callable[[Any], dict[str, Any]]) -> HTMLResponse:
+    """An organization's or a group's page: its datasets searched like /dataset, within it."""
+    actor = await _actor(session, caller)
+    context = await _search_context(request, session, actor, base=base, fixed=fixed, q=q, sort=sort, page=page)
+    template = "opendata/_results.html" if _htmx_target(request) == "search-results" else "opendata/search.html"
+    details = extra(actor) if callable(extra) else extra
+    return render(request, template, {**context, **details})
 
 
 @router.get("/organization/{name}")
@@ -349,26 +365,20 @@ async def organization_page(
     organization = await repository.organization_by_id_or_name(session, name)
     if organization is None or not organization.is_active:
         raise NotFound()
-    actor = await _actor(session, caller)
-    base = f"/organization/{organization.name}"
-    context = await _search_context(request, session, actor, base=base,
-                                    fixed=[("organization", organization.name)], q=q, sort=sort, page=page)
-    template = "opendata/_results.html" if _htmx_target(request) == "search-results" else "opendata/search.html"
-    return render(request, template, {
-        **context, "heading": organization.title(_locale()), "organization": organization,
-        "description": organization.description, "may_publish_here": actor.may_publish(organization.id),
-        "done": _done(request.query_params.get("done", "")),
-    })
+    return await _listed_datasets(
+        request, session, caller, base=f"/organization/{organization.name}",
+        fixed=[("organization", organization.name)], q=q, sort=sort, page=page,
+        extra=lambda actor: {
+            "heading": organization.title(_locale()), "organization": organization,
+            "description": organization.description, "may_publish_here": actor.may_publish(organization.id),
+            "done": _done(request.query_params.get("done", "")),
+        })
 
 
 @router.get("/group")
 async def group_list(request: Request, session: SessionDep, caller: PublicCaller) -> HTMLResponse:
     """Every theme datasets are filed under, with its number of public datasets."""
-    counts = await repository.group_counts(session)
-    groups = await repository.groups(session)
-    items = sorted(({"name": group.name, "title": group.title(_locale()), "description": group.description,
-                     "count": counts.get(group.id, 0)} for group in groups), key=lambda item: str(item["title"]))
-    return render(request, "opendata/list.html", {"kind": "group", "items": items})
+    return _listing_page(request, "group", await repository.groups(session), await repository.group_counts(session))
 
 
 @router.get("/group/{name}")
@@ -385,12 +395,10 @@ async def group_page(
     group = await repository.group_by_id_or_name(session, name)
     if group is None:
         raise NotFound()
-    actor = await _actor(session, caller)
-    context = await _search_context(request, session, actor, base=f"/group/{group.name}",
-                                    fixed=[("groups", group.name)], q=q, sort=sort, page=page)
-    template = "opendata/_results.html" if _htmx_target(request) == "search-results" else "opendata/search.html"
-    return render(request, template, {**context, "heading": group.title(_locale()), "group": group,
-                                      "description": group.description, "done": None})
+    return await _listed_datasets(
+        request, session, caller, base=f"/group/{group.name}", fixed=[("groups", group.name)], q=q, sort=sort,
+        page=page, extra={"heading": group.title(_locale()), "group": group, "description": group.description,
+                          "done": None})
 
 
 # ---------------------------------------------------------------- the quality page
