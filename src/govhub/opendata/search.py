@@ -456,10 +456,12 @@ def _facet_counts(matches: Any, names: list[str], limit: int) -> Select[Any]:
     """The most frequent values of each facet among the matches (at most limit per facet)."""
     if "facets" in matches.c:
         return _facet_counts_from_arrays(matches, names, limit)
+    # Looked up by each match's id (the primary key's first column). The field test is kept off
+    # the (field, value) index on purpose: through it SQLite would walk every dataset's values of
+    # the field and then check each against the matches, a million rows for a ten-row match.
     counted = (
         select(FacetValue.field, FacetValue.value, func.count().label("n"))
-        .join(matches, matches.c.id == FacetValue.dataset_id)
-        .where(FacetValue.field.in_(names))
+        .where(FacetValue.dataset_id.in_(select(matches.c.id)), (FacetValue.field + "").in_(names))
         .group_by(FacetValue.field, FacetValue.value)
         .subquery("counted")
     )
