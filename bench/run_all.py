@@ -32,6 +32,7 @@ BENCHMARKS = {
     "onestop": HERE / "bench_onestop.py",
     "documents": HERE / "bench_documents.py",
     "payments": HERE / "bench_payments.py",
+    "opendata": HERE / "bench_opendata.py",
 }
 
 
@@ -88,7 +89,7 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     onestop = results.get("onestop")
     if onestop:
         rows.extend(_onestop_rows(onestop))
-    for name in ("documents", "payments"):
+    for name in ("documents", "payments", "opendata"):
         if results.get(name):
             rows.extend(_documents_payments_rows(name, results[name]))
     return rows
