@@ -310,7 +310,7 @@ async def test_documents_download_for_the_applicant_and_the_agency_only(client, 
 
 
 def test_a_thai_file_name_is_sent_exactly_and_safely() -> None:
-    from govhub.onestop.backoffice import _attachment
+    from govhub.kit.http import attachment_disposition as _attachment
 
     header = _attachment('แผนผัง "ร้าน".pdf')
     assert header.startswith('attachment; filename="')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +28,12 @@ def scope_cookie(scope: Scope, name: str) -> str | None:
     except CookieError:
         return None
     return jar[name].value if name in jar else None
+
+
+def attachment_disposition(filename: str) -> str:
+    """Content-Disposition for a download: an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
+    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class BodyTooLarge(Exception):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -21,6 +20,7 @@ from govhub.identity.auth import Caller, SignedIn
 from govhub.identity.models import role_label
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
+from govhub.kit.http import attachment_disposition
 from govhub.kit.i18n import N_, gettext
 from govhub.documents import issuing
 from govhub.payments import bills
@@ -284,12 +284,6 @@ async def explain_delay(
 # --- documents ---------------------------------------------------------------------------------
 
 
-def _attachment(filename: str) -> str:
-    """Content-Disposition for a download: an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
-    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 @router.get("/applications/{application_id}/documents/{document_id}")
 async def download_document(application_id: str, document_id: str, session: SessionDep, caller: SignedIn) -> Response:
     """A document of the application, for its applicant or the agency's officers; never shown inline."""
@@ -300,7 +294,7 @@ async def download_document(application_id: str, document_id: str, session: Sess
     content = await documents.store().get(document.storage_key)
     return Response(content, media_type=document.media_type, headers={
         # Saved with the extension of its real type: a PNG named plan.pdf must not open as a PDF.
-        "Content-Disposition": _attachment(documents.download_name(document.filename, document.media_type)),
+        "Content-Disposition": attachment_disposition(documents.download_name(document.filename, document.media_type)),
         "X-Content-Type-Options": "nosniff",
         # Even if a browser renders it, an uploaded file runs no script and reaches no origin.
         "Content-Security-Policy": "sandbox",

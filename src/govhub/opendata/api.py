@@ -23,6 +23,7 @@ from govhub.config import get_settings
 from govhub.db import SessionDep
 from govhub.identity.auth import ApiTokenOrSession
 from govhub.kit.errors import AppError, Forbidden, NotAuthenticated, NotFound, ValidationFailed
+from govhub.kit.http import attachment_disposition
 from govhub.kit.i18n import gettext
 from govhub.opendata import actions, resources, service
 from govhub.opendata.schemas import DatasetInvalid
@@ -183,15 +184,9 @@ async def download_resource(dataset_id: str, resource_id: str, filename: str, se
     safe_name = resource.url or "data"
     return StreamingResponse(chunks(), media_type=resource.mimetype or "application/octet-stream", headers={
         # Attachment: a hostile HTML or SVG upload can never render on the portal's origin.
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(safe_name)}",
+        "Content-Disposition": attachment_disposition(safe_name),
         "X-Content-Type-Options": "nosniff", "Content-Length": str(resource.size or 0),
     })
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
 
 
 @router.get("/datastore/dump/{resource_id}")
@@ -205,4 +200,4 @@ async def dump_datastore(resource_id: str, session: SessionDep, auth: ApiTokenOr
     stream = await datastore.export_rows(resource_id, format, bom=bom)
     fmt = format.lower()
     return StreamingResponse(stream, media_type=datastore.EXPORT_MEDIA_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{resource_id}.{fmt}"', "X-Content-Type-Options": "nosniff"})
+        "Content-Disposition": attachment_disposition(f"{resource_id}.{fmt}"), "X-Content-Type-Options": "nosniff"})
