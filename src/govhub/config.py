@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     datastore_sql_timeout_ms: int = 5000
     # Search results are reused for this long per process while no dataset has changed (0: off).
     opendata_search_cache_seconds: int = 60
+    # "memory": each web process answers package_search from an in-memory index kept current from
+    # the database (opendata/search_memory.py); "database": FTS5 or PostgreSQL full-text search.
+    opendata_search_engine: Literal["memory", "database"] = "memory"
+    # Catalogs up to this many datasets are indexed in memory on the first search; larger ones in the
+    # background, the database's engine answering until the index is ready.
+    opendata_search_memory_inline_build: int = 20000
     # The link check visits only public addresses unless this is on (a portal inside a closed network).
     opendata_link_check_allow_private: bool = False
     # The public quality page's per-agency figures are recomputed at most this often per process.

@@ -1,5 +1,6 @@
-"""Word-level Thai search and stemmed English search, ranking, facets and visibility,
-on the database's own full-text engine (FTS5 on SQLite, tsvector on PostgreSQL)."""
+"""Word-level Thai search and stemmed English search, ranking, facets and visibility, on both
+engines: the in-memory index (search_memory) and the database's own full-text engine (FTS5 on
+SQLite, tsvector on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,18 @@ DATASETS = {
 }
 
 
+
+
+@pytest.fixture(autouse=True, params=["memory", "database"])
+def engine(request, monkeypatch) -> str:
+    """Every test runs on each engine; on "memory" the database engine must never be asked."""
+    monkeypatch.setattr(service.get_settings(), "opendata_search_engine", request.param)
+    if request.param == "memory":
+        async def refuse(*_args, **_kw):
+            raise AssertionError("the in-memory engine fell back to the database")
+
+        monkeypatch.setattr(search, "database_search", refuse)
+    return request.param
 
 
 @pytest.fixture
@@ -170,9 +183,9 @@ async def test_the_result_cache_answers_repeats_and_never_outlives_a_change(inde
     computed = []
     real = search.search_uncached
 
-    async def counting(session, query):
+    async def counting(session, query, **kw):
         computed.append(query.q)
-        return await real(session, query)
+        return await real(session, query, **kw)
 
     monkeypatch.setattr(search, "search_uncached", counting)
     assert await _found(catalog, "รถโดยสารประจำทาง") == ["bus-routes"]

@@ -17,7 +17,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from govhub.opendata.harvest import HarvestReport
 
-opendata_app = typer.Typer(help="Open Data Platform: harvest other catalogs.", no_args_is_help=True)
+opendata_app = typer.Typer(help="Open Data Platform: harvest other catalogs, rebuild the search index.", no_args_is_help=True)
 console = Console()
 MAX_WARNINGS_SHOWN = 50
 
@@ -33,6 +33,22 @@ def harvest_command(
 ) -> None:
     """Import datasets from another CKAN portal or a DCAT catalog, and keep them in step."""
     raise typer.Exit(run_harvest(console, url, organization=organization, since=since, dry_run=dry_run))
+
+
+@opendata_app.command("reindex")
+def reindex_command() -> None:
+    """Rewrite the search index of every dataset (after an upgrade, or to repair it)."""
+    from govhub.opendata.service import reindex_catalog
+
+    async def run() -> int:
+        from govhub.db import dispose_engine
+
+        try:
+            return await reindex_catalog()
+        finally:
+            await dispose_engine()
+
+    console.print(f"{asyncio.run(run()):,} datasets reindexed; the in-memory search engine can use them")
 
 
 def run_harvest(out: Console, url: str, *, organization: str | None = None, since: str | None = None,

@@ -210,6 +210,52 @@ class FacetValue(Base):
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
+class IndexEntry(Base):
+    """What the in-memory search engine (`search_memory`) knows of one dataset, and when it changed.
+
+    Written with the full-text index in the same transaction; `seq` is the change sequence
+    number, so each worker process applies only the entries changed since it last looked. A
+    removed dataset keeps its row with present=False, so that removals reach every process too.
+    """
+
+    __tablename__ = "opendata_index_entries"
+
+    dataset_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
+    organization_id: Mapped[str] = mapped_column(String(36), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Search terms (already segmented and stemmed), space-separated, by field.
+    title_terms: Mapped[str] = mapped_column(Text, default="")
+    tag_terms: Mapped[str] = mapped_column(Text, default="")
+    note_terms: Mapped[str] = mapped_column(Text, default="")
+    facets: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[field, value], ...]
+    # Sort keys of package_search.
+    name: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    metadata_modified: Mapped[datetime | None] = mapped_column(default=None)
+    metadata_created: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IndexState(Base):
+    """The search index's one row: the last change sequence number, and whether every dataset is in.
+
+    The row lock taken to advance `seq` orders the numbers as the transactions commit, so a
+    process that has applied every entry up to `seq` has missed none. `generation` changes when
+    the database is made anew, so that no process mistakes another database's index for its own.
+    """
+
+    __tablename__ = "opendata_index_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    generation: Mapped[str] = mapped_column(String(36), default=new_id)
+    # False after an upgrade from a catalog indexed before the entries existed: the memory engine
+    # waits for `govhub opendata reindex`, and searches use the database's full-text engine meanwhile.
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class DatastoreStatus(enum.StrEnum):
     """Where a resource's datastore table stands."""
 

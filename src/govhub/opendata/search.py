@@ -26,9 +26,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
+from govhub.db import dialect_insert
 from govhub.kit.errors import ValidationFailed
 from govhub.kit.i18n import N_
-from govhub.opendata.models import Dataset, DatasetState, FacetValue
+from govhub.opendata import search_memory
+from govhub.opendata.models import Dataset, DatasetState, FacetValue, IndexEntry
 
 THAI = re.compile(r"[\u0E00-\u0E7F]")
 # Runs of Thai, of Latin letters and digits, or single other letters (any script).
@@ -272,18 +274,49 @@ async def index_dataset(session: AsyncSession, dataset: Dataset, *, organization
                         organization_title: str, group_names: list[str], group_titles: list[str]) -> None:
     """Write a dataset's search document and facet values (in the caller's transaction)."""
     pairs = facet_values_of(dataset, organization_name=organization_name, group_names=group_names)
-    await backend_for(session).index(session, document_of(dataset, organization_title=organization_title,
-                                                          group_titles=group_titles, facets=pairs))
+    document = document_of(dataset, organization_title=organization_title, group_titles=group_titles, facets=pairs)
+    await backend_for(session).index(session, document)
     await session.execute(delete(FacetValue).where(FacetValue.dataset_id == dataset.id))
     rows = [{"dataset_id": dataset.id, "field": name, "value": value} for name, value in pairs]
     if rows:
         await session.execute(FacetValue.__table__.insert(), rows)
+    await _write_entry(session, entry_of(document, pairs, dataset))
 
 
 async def remove_dataset(session: AsyncSession, dataset_id: str) -> None:
     """Take a dataset out of the index."""
     await backend_for(session).remove(session, dataset_id)
     await session.execute(delete(FacetValue).where(FacetValue.dataset_id == dataset_id))
+    await _write_entry(session, removed_entry(dataset_id))
+
+
+def entry_of(document: SearchDocument, pairs: list[tuple[str, str]], dataset: Dataset) -> dict[str, Any]:
+    """The `opendata_index_entries` row of an indexed dataset (without its sequence number)."""
+    return {"dataset_id": dataset.id, "present": True, "organization_id": document.organization_id,
+            "active": document.active, "private": document.private, "title_terms": " ".join(document.title),
+            "tag_terms": " ".join(document.tags), "note_terms": " ".join(document.notes),
+            "facets": [list(pair) for pair in pairs], "name": dataset.name, "title": dataset.title,
+            "metadata_modified": dataset.metadata_modified, "metadata_created": dataset.metadata_created}
+
+
+def removed_entry(dataset_id: str) -> dict[str, Any]:
+    """The row that tells every process a dataset left the index."""
+    return {"dataset_id": dataset_id, "present": False, "organization_id": "", "active": False, "private": False,
+            "title_terms": "", "tag_terms": "", "note_terms": "", "facets": [], "name": "", "title": "",
+            "metadata_modified": None, "metadata_created": None}
+
+
+# Advancing the one state row locks it until commit, so sequence numbers follow commit order.
+NEXT_SEQUENCE_NUMBER = "UPDATE opendata_index_state SET seq = seq + 1 WHERE id = 1 RETURNING seq"
+
+
+async def _write_entry(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Upsert a dataset's entry with the next change sequence number."""
+    seq = (await session.execute(text(NEXT_SEQUENCE_NUMBER))).scalar_one()
+    row = {**row, "seq": seq}
+    insert = dialect_insert(session)(IndexEntry).values(row)
+    await session.execute(insert.on_conflict_do_update(
+        index_elements=[IndexEntry.dataset_id], set_={key: insert.excluded[key] for key in row if key != "dataset_id"}))
 
 
 FQ_TERM = re.compile(r'(?P<neg>-?)(?P<field>[a-z_]+):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"()]+))')
@@ -352,10 +385,10 @@ def _apply_filters(statement: Select[Any], query: SearchQuery, *, dataset_id: An
 class _ResultCache:
     """Recent search results of this process, valid while the catalog has not changed.
 
-    Every change to a dataset (metadata, resources, deletion, harvest) moves its
-    metadata_modified, so the newest metadata_modified (one index lookup) tells whether any
-    cached result may be out of date; the time limit bounds staleness from clock skew between
-    servers. Results are exact, never estimates: a hit returns what the query would return now.
+    Every index write (metadata, resources, deletion, harvest) advances the change sequence, so
+    (generation, seq) tells whether any cached result may be out of date; the time limit bounds
+    how long a result is kept at all. Results are exact, never estimates: a hit returns what the
+    query would return now.
     """
 
     def __init__(self, size: int = 512) -> None:
@@ -392,32 +425,53 @@ def _cache_key(query: SearchQuery, query_terms: list[str]) -> tuple[Any, ...]:
 
 async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
     """Run a query (from this process's result cache while the catalog is unchanged)."""
+    state = await search_memory.read_state(session)
     ttl = get_settings().opendata_search_cache_seconds
     if ttl <= 0:
-        return await search_uncached(session, query)
+        return await search_uncached(session, query, state=state)
     key = _cache_key(query, terms(query.q))
-    version = (await session.execute(select(func.max(Dataset.metadata_modified)))).scalar()
+    # Every index write advances the change sequence, so (generation, seq) names the catalog's version.
+    version = state[:2] if state is not None else None
     cached = _cache.get(key, version, ttl)
     if cached is not None:
         return cached
-    result = await search_uncached(session, query)
+    result = await search_uncached(session, query, state=state)
     _cache.put(key, version, result)
     return result
 
 
-async def search_uncached(session: AsyncSession, query: SearchQuery) -> SearchResult:
+async def search_uncached(session: AsyncSession, query: SearchQuery, *,
+                          state: tuple[str, int, bool] | None = None) -> SearchResult:
     """Run a query: ranked ids of one page, the total, and the requested facets' counts.
 
-    One statement: the matches are found once (a CTE the database materializes) and the page,
-    the count and the facet counts are all read from them.
+    The in-memory engine answers when it is configured and ready; otherwise the database's.
     """
     if query.sort not in SORTS:
         raise ValidationFailed(N_("Cannot sort by %(sort)s"), field="sort", code="search_query_error", sort=query.sort)
     query_terms = terms(query.q) if query.q.strip() not in ("", "*:*") else []
     if query.q.strip() and query.q.strip() != "*:*" and not query_terms:
         return SearchResult([], 0, {name: {} for name in query.facet_fields})
-    matches = _matches(session, query, query_terms).cte("matches")
     descending = SORTS[query.sort] is None or query.sort.endswith("desc")
+    if get_settings().opendata_search_engine == "memory":
+        index = await search_memory.current_index(state if state is not None else
+                                                  await search_memory.read_state(session))
+        if index is not None:
+            try:
+                ids, count, facets = index.search(query, query_terms, descending)
+                return SearchResult(ids, count, facets)
+            except search_memory.Unsupported:
+                pass
+    return await database_search(session, query, query_terms, descending)
+
+
+async def database_search(session: AsyncSession, query: SearchQuery, query_terms: list[str],
+                          descending: bool) -> SearchResult:
+    """The query on the database's full-text engine.
+
+    One statement: the matches are found once (a CTE the database materializes) and the page,
+    the count and the facet counts are all read from them.
+    """
+    matches = _matches(session, query, query_terms).cte("matches")
     key = matches.c.sort_key.desc() if descending else matches.c.sort_key.asc()
     page = (select(matches.c.id, func.row_number().over(order_by=(key, matches.c.id)).label("n"))
             .order_by(key, matches.c.id).offset(query.start).limit(query.rows).subquery("page"))

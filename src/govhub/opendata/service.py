@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
+from govhub.db import unit_of_work
 from govhub.identity.models import OfficerRole
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import Forbidden, NotFound
 from govhub.kit.i18n import N_
 from govhub.opendata import repository, search, vocab
 from govhub.opendata.models import (
-    Dataset, DatasetGroup, DatasetRevision, DatasetState, DatasetTag, Group, Organization, Resource,
+    Dataset, DatasetGroup, DatasetRevision, DatasetState, DatasetTag, Group, IndexState, Organization, Resource,
 )
 from govhub.opendata.schemas import (
     ALL_TYPE_FIELDS, DatasetInvalid, Problems, check_governance, parse_package, parse_resource,
@@ -479,6 +480,27 @@ async def reindex(session: AsyncSession, dataset: Dataset) -> None:
         group_names=[group.name for group in groups],
         group_titles=[f"{group.title_th} {group.title_en}" for group in groups],
     )
+
+
+async def reindex_catalog(batch: int = 500) -> int:
+    """Rewrite every dataset's search document, facets and index entry, batch by batch.
+
+    For an upgrade from a catalog indexed before the in-memory engine's entries existed, or to
+    repair an index; marks the index complete at the end. Returns the number of datasets.
+    """
+    done, after = 0, ""
+    while True:
+        async with unit_of_work() as session:
+            datasets = (await session.scalars(
+                select(Dataset).where(Dataset.id > after).order_by(Dataset.id).limit(batch))).unique().all()
+            for dataset in datasets:
+                await reindex(session, dataset)
+        if not datasets:
+            break
+        after, done = datasets[-1].id, done + len(datasets)
+    async with unit_of_work() as session:
+        await session.execute(update(IndexState).where(IndexState.id == 1).values(complete=True))
+    return done
 
 
 async def history(session: AsyncSession, actor: Actor, id_or_name: str) -> list[DatasetRevision]:

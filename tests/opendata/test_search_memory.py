@@ -1,0 +1,238 @@
+"""The in-memory search engine: same answers as the database's engine, kept current from the
+change sequence, never holding uncommitted writes, built in the background for large catalogs."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from govhub.config import get_settings
+from govhub.db import unit_of_work
+from govhub.opendata import search, search_memory, service
+from govhub.opendata.models import Dataset, DatasetState, IndexEntry, IndexState
+from govhub.opendata.search import SearchQuery
+from tests.opendata.conftest import Catalog, make_catalog, package
+from tests.opendata.test_search import DATASETS
+
+
+@pytest.fixture(autouse=True)
+def memory_engine(monkeypatch):
+    """The memory engine, and no result cache (each search must really run)."""
+    monkeypatch.setattr(get_settings(), "opendata_search_engine", "memory")
+    monkeypatch.setattr(get_settings(), "opendata_search_cache_seconds", 0)
+    search_memory.forget()  # each test's first search builds a fresh base (its delta starts empty)
+
+
+@pytest.fixture
+async def indexed() -> tuple[Catalog, dict[str, str]]:
+    """test_search's datasets in a fresh organization; key -> dataset name."""
+    catalog = await make_catalog()
+    suffix = secrets.token_hex(3)
+    names = {}
+    async with unit_of_work() as session:
+        for key, fields in DATASETS.items():
+            names[key] = f"{key}-{suffix}"
+            await service.package_create(session, catalog.transport_publisher,
+                                         package(catalog.transport, names[key], **fields))
+    return catalog, names
+
+
+def _count_database_searches(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    real = search.database_search
+
+    async def counting(session, query, query_terms, descending):
+        calls.append(query.q)
+        return await real(session, query, query_terms, descending)
+
+    monkeypatch.setattr(search, "database_search", counting)
+    return calls
+
+
+async def _run(query: SearchQuery, engine: str, monkeypatch) -> search.SearchResult:
+    monkeypatch.setattr(get_settings(), "opendata_search_engine", engine)
+    async with unit_of_work() as session:
+        return await search.search(session, query)
+
+
+async def _names(result: search.SearchResult) -> list[str]:
+    async with unit_of_work() as session:
+        found = await service.repository.datasets_by_ids(session, result.ids)
+    return [dataset.name.rsplit("-", 1)[0] for dataset in found]
+
+
+def _key() -> str:
+    return get_settings().database_url
+
+
+QUERIES = [
+    dict(q="ข้อมูล"), dict(q="ข้อมูลสถิติ"), dict(q="statistics"), dict(q="รถไฟ เวลา"), dict(q=""),
+    dict(q="", filters=[("data_type", "statistical")]), dict(q="", filters=[("tags", "ทดสอบ")]),
+    dict(q="", filters=[("tags", "ไม่มีคำนี้")]), dict(q="โรงพยาบาล", filters=[("data_type", "statistical")]),
+]
+SORTS = ["name asc", "name desc", "title_string asc", "metadata_modified desc", "metadata_created asc"]
+
+
+@pytest.mark.parametrize("shape", QUERIES)
+@pytest.mark.parametrize("sort", SORTS)
+async def test_the_memory_engine_answers_as_the_database_engine(indexed, monkeypatch, shape, sort):
+    catalog, _ = indexed
+    filters = [("owner_org", catalog.transport.id), *shape.get("filters", [])]
+    facets = ["organization", "groups", "tags", "res_format", "license_id", "data_type", "high_value_dataset"]
+    for rows, start in ((50, 0), (2, 1)):
+        query = SearchQuery(q=shape["q"], filters=filters, facet_fields=facets, rows=rows, start=start, sort=sort)
+        database = await _run(query, "database", monkeypatch)
+        calls = _count_database_searches(monkeypatch)
+        memory = await _run(query, "memory", monkeypatch)
+        assert calls == []  # answered from memory
+        assert (memory.ids, memory.count, memory.facets) == (database.ids, database.count, database.facets)
+
+
+async def test_pages_follow_one_order_without_overlap(indexed, monkeypatch):
+    catalog, _ = indexed
+    query = dict(q="ข้อมูล", filters=[("owner_org", catalog.transport.id)])
+    everything = await _run(SearchQuery(**query, rows=50), "memory", monkeypatch)
+    pages = [await _run(SearchQuery(**query, rows=1, start=start), "memory", monkeypatch) for start in range(4)]
+    assert everything.count == 3 and all(page.count == 3 for page in pages)
+    assert [dataset_id for page in pages for dataset_id in page.ids] == everything.ids
+    assert len(set(everything.ids)) == 3
+
+
+async def test_changes_reach_the_index_as_a_delta_not_a_rebuild(indexed, monkeypatch):
+    catalog, names = indexed
+    probe = SearchQuery(q="รถโดยสารประจำทาง", filters=[("owner_org", catalog.transport.id)])
+    assert await _names(await _run(probe, "memory", monkeypatch)) == ["bus-routes"]
+    base = search_memory._holder.indexes[_key()].base
+    async with unit_of_work() as session:
+        await service.package_update(session, catalog.transport_publisher,
+                                     {"id": names["rural-roads"], "title": "ถนนรถโดยสารประจำทาง",
+                                      "notes": "ถนนสายใหม่"}, patch=True)
+        await service.package_delete(session, catalog.transport_publisher, names["bus-routes"])
+        await service.package_create(session, catalog.transport_publisher, package(
+            catalog.transport, f"new-line-{secrets.token_hex(3)}", title="รถโดยสารประจำทางสายใหม่"))
+    assert set(await _names(await _run(probe, "memory", monkeypatch))) == {"rural-roads", "new-line"}
+    assert await _run(SearchQuery(q="ทางหลวง", filters=[("owner_org", catalog.transport.id)]), "memory",
+                      monkeypatch) == search.SearchResult([], 0, {})
+    index = search_memory._holder.indexes[_key()]
+    assert index.base is base and len(index.delta_entries) == 3
+    async with unit_of_work() as session:
+        state = await search_memory.read_state(session)
+    assert index.seq == state[1]
+
+
+async def test_facet_counts_add_the_delta_to_the_base_exactly(monkeypatch):
+    catalog = await make_catalog()
+    suffix = secrets.token_hex(3)
+    async with unit_of_work() as session:
+        for number, tag in enumerate(["ก-หนึ่ง", "ข-สอง"]):
+            await service.package_create(session, catalog.transport_publisher, package(
+                catalog.transport, f"tagged-{number}-{suffix}", tags=[{"name": tag}]))
+    query = SearchQuery(filters=[("owner_org", catalog.transport.id)], facet_fields=["tags"], facet_limit=1)
+    # In the base the two tags tie at one dataset each, and the one that sorts first is shown.
+    assert (await _run(query, "memory", monkeypatch)).facets["tags"] == {"ก-หนึ่ง": 1}
+    async with unit_of_work() as session:
+        await service.package_create(session, catalog.transport_publisher, package(
+            catalog.transport, f"tagged-2-{suffix}", tags=[{"name": "ข-สอง"}]))
+    after = await _run(query, "memory", monkeypatch)
+    assert len(search_memory._holder.indexes[_key()].delta_entries) == 1
+    # The base's 1 and the delta's 1: the value outside the base's top one must still win.
+    assert after.facets["tags"] == {"ข-สอง": 2}
+    assert after.facets == (await _run(query, "database", monkeypatch)).facets
+
+
+async def test_uncommitted_writes_never_enter_the_process_index(indexed, monkeypatch):
+    catalog, _ = indexed
+    probe = SearchQuery(q="ดาวเทียมสำรวจ", filters=[("owner_org", catalog.transport.id)])
+    assert (await _run(probe, "memory", monkeypatch)).count == 0
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon):
+        async with unit_of_work() as session:
+            await service.package_create(session, catalog.transport_publisher, package(
+                catalog.transport, f"satellite-{secrets.token_hex(3)}", title="ภาพถ่ายดาวเทียมสำรวจ"))
+            # Searched inside the writing transaction: the index reads committed rows only.
+            assert (await search.search(session, probe)).count == 0
+            raise Abandon
+    held = search_memory._holder.indexes[_key()].seq
+    # The rolled-back number is taken again by the next committed change, which must not be missed.
+    async with unit_of_work() as session:
+        await service.package_create(session, catalog.transport_publisher, package(
+            catalog.transport, f"satellite-{secrets.token_hex(3)}", title="ดาวเทียมสำรวจทรัพยากร"))
+    assert (await _run(probe, "memory", monkeypatch)).count == 1
+    assert search_memory._holder.indexes[_key()].seq == held + 1
+
+
+async def test_a_large_catalog_is_built_in_the_background_while_the_database_answers(indexed, monkeypatch):
+    catalog, _ = indexed
+    monkeypatch.setattr(get_settings(), "opendata_search_memory_inline_build", 0)
+    search_memory.forget()
+    calls = _count_database_searches(monkeypatch)
+    probe = SearchQuery(q="รถโดยสารประจำทาง", filters=[("owner_org", catalog.transport.id)])
+    assert await _names(await _run(probe, "memory", monkeypatch)) == ["bus-routes"]
+    assert calls == ["รถโดยสารประจำทาง"]  # the database answered while the index was built
+    await search_memory._holder.building[_key()]
+    assert await _names(await _run(probe, "memory", monkeypatch)) == ["bus-routes"]
+    assert calls == ["รถโดยสารประจำทาง"]  # now from memory
+
+
+async def test_a_grown_delta_is_merged_into_a_new_base(indexed, monkeypatch):
+    catalog, names = indexed
+    monkeypatch.setattr(search_memory, "COMPACT_AFTER", 2)
+    probe = SearchQuery(q="ทางด่วน", filters=[("owner_org", catalog.transport.id)], rows=50)
+    await _run(probe, "memory", monkeypatch)
+    base = search_memory._holder.indexes[_key()].base
+    for key in ("rural-roads", "tourism"):
+        async with unit_of_work() as session:
+            await service.package_update(session, catalog.transport_publisher,
+                                         {"id": names[key], "notes": "ใกล้ทางด่วน"}, patch=True)
+        await _run(probe, "memory", monkeypatch)
+    await search_memory._holder.building[_key()]
+    index = search_memory._holder.indexes[_key()]
+    assert index.base is not base and index.delta_entries == {}
+    assert set(await _names(await _run(probe, "memory", monkeypatch))) == {"rural-roads", "tourism"}
+
+
+async def test_name_filters_are_answered_by_the_database(indexed, monkeypatch):
+    catalog, names = indexed
+    calls = _count_database_searches(monkeypatch)
+    result = await _run(SearchQuery(filters=[("name", names["tourism"])]), "memory", monkeypatch)
+    assert await _names(result) == ["tourism"] and len(calls) == 1
+
+
+async def test_reindex_fills_the_entries_of_a_catalog_indexed_before_them(indexed, monkeypatch):
+    catalog, _ = indexed
+    async with unit_of_work() as session:
+        await session.execute(update(IndexState).values(complete=False))
+        await session.execute(delete(IndexEntry))
+    calls = _count_database_searches(monkeypatch)
+    probe = SearchQuery(q="จัดซื้อจัดจ้าง", filters=[("owner_org", catalog.transport.id)])
+    assert await _names(await _run(probe, "memory", monkeypatch)) == ["procurement"]
+    assert calls == ["จัดซื้อจัดจ้าง"]  # incomplete entries: the database's engine answered
+    reindexed = await service.reindex_catalog(batch=7)
+    async with unit_of_work() as session:
+        datasets = (await session.execute(select(func.count()).select_from(Dataset)
+                                          .where(Dataset.state != DatasetState.DELETED))).scalar_one()
+        entries = (await session.execute(select(func.count()).select_from(IndexEntry)
+                                          .where(IndexEntry.present.is_(True)))).scalar_one()
+        assert (await search_memory.read_state(session))[2] is True
+    assert entries == datasets and reindexed >= datasets
+    assert await _names(await _run(probe, "memory", monkeypatch)) == ["procurement"]
+    assert calls == ["จัดซื้อจัดจ้าง"]
+
+
+async def test_a_replaced_database_is_never_answered_from_the_old_index(indexed, monkeypatch):
+    catalog, _ = indexed
+    probe = SearchQuery(q="สถานที่ท่องเที่ยว", filters=[("owner_org", catalog.transport.id)])
+    assert (await _run(probe, "memory", monkeypatch)).count == 1
+    before = search_memory._holder.indexes[_key()]
+    async with unit_of_work() as session:
+        await session.execute(update(IndexState).values(generation="another-database"))
+    assert (await _run(probe, "memory", monkeypatch)).count == 1
+    assert search_memory._holder.indexes[_key()] is not before
+    assert search_memory._holder.indexes[_key()].generation == "another-database"
+    await asyncio.sleep(0)
