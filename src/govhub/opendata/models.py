@@ -230,12 +230,17 @@ class IndexEntry(Base):
     title_terms: Mapped[str] = mapped_column(Text, default="")
     tag_terms: Mapped[str] = mapped_column(Text, default="")
     note_terms: Mapped[str] = mapped_column(Text, default="")
-    facets: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[field, value], ...]
+    # "field=value" pairs separated by FACET_SEPARATOR (plain text: decoding JSON for every row
+    # took a third of the time to build the index at 100,000 datasets).
+    facets: Mapped[str] = mapped_column(Text, default="")
     # Sort keys of package_search.
     name: Mapped[str] = mapped_column(String(100), default="")
     title: Mapped[str] = mapped_column(Text, default="")
     metadata_modified: Mapped[datetime | None] = mapped_column(default=None)
     metadata_created: Mapped[datetime | None] = mapped_column(default=None)
+
+
+FACET_SEPARATOR = "\x1f"  # ASCII unit separator; removed from the values themselves
 
 
 class IndexState(Base):

@@ -30,7 +30,7 @@ from govhub.db import dialect_insert
 from govhub.kit.errors import ValidationFailed
 from govhub.kit.i18n import N_
 from govhub.opendata import search_memory
-from govhub.opendata.models import Dataset, DatasetState, FacetValue, IndexEntry
+from govhub.opendata.models import FACET_SEPARATOR, Dataset, DatasetState, FacetValue, IndexEntry
 
 THAI = re.compile(r"[\u0E00-\u0E7F]")
 # Runs of Thai, of Latin letters and digits, or single other letters (any script).
@@ -295,14 +295,15 @@ def entry_of(document: SearchDocument, pairs: list[tuple[str, str]], dataset: Da
     return {"dataset_id": dataset.id, "present": True, "organization_id": document.organization_id,
             "active": document.active, "private": document.private, "title_terms": " ".join(document.title),
             "tag_terms": " ".join(document.tags), "note_terms": " ".join(document.notes),
-            "facets": [list(pair) for pair in pairs], "name": dataset.name, "title": dataset.title,
+            "facets": FACET_SEPARATOR.join(f"{name}={value.replace(FACET_SEPARATOR, ' ')}" for name, value in pairs),
+            "name": dataset.name, "title": dataset.title,
             "metadata_modified": dataset.metadata_modified, "metadata_created": dataset.metadata_created}
 
 
 def removed_entry(dataset_id: str) -> dict[str, Any]:
     """The row that tells every process a dataset left the index."""
     return {"dataset_id": dataset_id, "present": False, "organization_id": "", "active": False, "private": False,
-            "title_terms": "", "tag_terms": "", "note_terms": "", "facets": [], "name": "", "title": "",
+            "title_terms": "", "tag_terms": "", "note_terms": "", "facets": "", "name": "", "title": "",
             "metadata_modified": None, "metadata_created": None}
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.config import get_settings
 from govhub.db import get_sessionmaker
-from govhub.opendata.models import IndexEntry, IndexState
+from govhub.opendata.models import FACET_SEPARATOR, IndexEntry, IndexState
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ COMPACT_AFTER = 2000
 UNSUPPORTED_FILTERS = frozenset({"name", "id", "dataset_type"})
 # Below this share of the segment, facets are gathered per match; above it, by one mask over all pairs.
 GATHER_SHARE = 0.1
+# Entries read and added per step while building a base.
+BUILD_CHUNK = 5000
 
 
 class Unsupported(Exception):
@@ -85,7 +88,8 @@ def entry_from_row(row: Any) -> Entry:
     """An Entry from a database row of opendata_index_entries."""
     return Entry(row.dataset_id, bool(row.present), row.organization_id, bool(row.active), bool(row.private),
                  tuple(row.title_terms.split()), tuple(row.tag_terms.split()), tuple(row.note_terms.split()),
-                 tuple((str(pair[0]), str(pair[1])) for pair in row.facets or ()), row.name, row.title,
+                 tuple(tuple(pair.split("=", 1)) for pair in row.facets.split(FACET_SEPARATOR) if pair),  # type: ignore[misc]
+                 row.name, row.title,
                  _epoch(row.metadata_modified), _epoch(row.metadata_created))
 
 
@@ -101,31 +105,20 @@ def _ranks(values: Sequence[str]) -> np.ndarray:
     return ranks
 
 
-def _csr(groups: np.ndarray, members: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Members grouped by group number (stable, so members stay ascending), with row pointers."""
-    order = np.argsort(groups, kind="stable")
-    pointers = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(groups, minlength=size), out=pointers[1:])
-    return pointers, members[order]
-
-
 class FacetColumn:
     """One facet field of a segment: each dataset's value codes, and each value's datasets."""
 
-    def __init__(self, pairs: Iterable[tuple[int, str]], size: int) -> None:
-        self.codes: dict[str, int] = {}
-        slots, codes = [], []
-        for slot, value in pairs:
-            slots.append(slot)
-            codes.append(self.codes.setdefault(value, len(self.codes)))
-        self.values = list(self.codes)
-        pair_slots = np.asarray(slots, dtype=np.int32)
-        pair_codes = np.asarray(codes, dtype=np.int32)
+    def __init__(self, codes: dict[str, int], pair_slots: np.ndarray, pair_codes: np.ndarray, size: int) -> None:
+        self.codes = codes
+        self.values = list(codes)
         # Pairs arrive in slot order, so the by-slot arrays need no sort.
         self.pair_slots, self.pair_codes = pair_slots, pair_codes
         self.slot_pointers = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.bincount(pair_slots, minlength=size), out=self.slot_pointers[1:])
-        self.value_pointers, self.value_slots = _csr(pair_codes, pair_slots, len(self.values))
+        order = np.argsort(pair_codes, kind="stable")
+        self.value_pointers = np.zeros(len(self.values) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pair_codes, minlength=len(self.values)), out=self.value_pointers[1:])
+        self.value_slots = pair_slots[order]
         self.value_ranks = _ranks(self.values)
 
     def slots_with(self, value: str) -> np.ndarray:
@@ -150,58 +143,97 @@ class FacetColumn:
         return np.bincount(self.pair_codes[chosen[self.pair_slots]], minlength=len(self.values))
 
 
+class SegmentBuilder:
+    """Takes entries one at a time into compact arrays, so building never holds every entry at once.
+
+    Each term string is kept once (in the vocabulary); per posting only a term number, a slot and
+    a weight are kept, in typed arrays rather than lists of Python objects.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.names: list[str] = []
+        self.titles: list[str] = []
+        self.organization_codes: dict[str, int] = {}
+        self.organization = array("i")
+        self.flags = bytearray()  # bit 1: active, bit 2: private
+        self.modified, self.created, self.lengths = array("d"), array("d"), array("d")
+        self.vocabulary: dict[str, int] = {}
+        self.term_ids, self.term_counts, self.weights = array("i"), array("i"), array("f")
+        self.facet_codes: dict[str, dict[str, int]] = {}
+        self.facet_slots: dict[str, array[int]] = {}
+        self.facet_values: dict[str, array[int]] = {}
+
+    def add(self, entry: Entry) -> None:
+        """Append one present dataset."""
+        slot = len(self.ids)
+        self.ids.append(entry.dataset_id)
+        self.names.append(entry.name)
+        self.titles.append(entry.title)
+        self.organization.append(self.organization_codes.setdefault(entry.organization_id, len(self.organization_codes)))
+        self.flags.append(int(entry.active) | int(entry.private) << 1)
+        self.modified.append(entry.modified)
+        self.created.append(entry.created)
+        weighted: dict[str, float] = {}
+        for terms, weight in ((entry.title_terms, TITLE_WEIGHT), (entry.tag_terms, TAG_WEIGHT),
+                              (entry.note_terms, NOTE_WEIGHT)):
+            for term in terms:
+                weighted[term] = weighted.get(term, 0.0) + weight
+        self.lengths.append(len(entry.title_terms) * TITLE_WEIGHT + len(entry.tag_terms) * TAG_WEIGHT
+                            + len(entry.note_terms) * NOTE_WEIGHT)
+        self.term_counts.append(len(weighted))
+        vocabulary = self.vocabulary
+        self.term_ids.extend(vocabulary.setdefault(term, len(vocabulary)) for term in weighted)
+        self.weights.extend(weighted.values())
+        for name, value in entry.facets:
+            codes = self.facet_codes.setdefault(name, {})
+            self.facet_slots.setdefault(name, array("i")).append(slot)
+            self.facet_values.setdefault(name, array("i")).append(codes.setdefault(value, len(codes)))
+
+    def finish(self) -> Segment:
+        """The segment of everything added."""
+        return Segment(self)
+
+
 class Segment:
     """Search data of a fixed set of datasets, as arrays indexed by slot (0..n-1)."""
 
-    def __init__(self, entries: Sequence[Entry]) -> None:
-        self.ids = [entry.dataset_id for entry in entries]
-        self.size = size = len(entries)
-        self.organization_codes: dict[str, int] = {}
-        self.organization = np.asarray(
-            [self.organization_codes.setdefault(entry.organization_id, len(self.organization_codes))
-             for entry in entries], dtype=np.int32)
-        self.active = np.asarray([entry.active for entry in entries], dtype=bool)
-        self.private = np.asarray([entry.private for entry in entries], dtype=bool)
-        self.modified = np.asarray([entry.modified for entry in entries], dtype=np.float64)
-        self.created = np.asarray([entry.created for entry in entries], dtype=np.float64)
-        self.names = [entry.name for entry in entries]
-        self.titles = [entry.title for entry in entries]
+    def __init__(self, built: SegmentBuilder | Iterable[Entry]) -> None:
+        if not isinstance(built, SegmentBuilder):
+            builder = SegmentBuilder()
+            for entry in built:
+                builder.add(entry)
+            built = builder
+        self.ids, self.names, self.titles = built.ids, built.names, built.titles
+        self.size = size = len(built.ids)
+        self.slot_of = {dataset_id: slot for slot, dataset_id in enumerate(self.ids)}
+        self.organization_codes = built.organization_codes
+        self.organization = np.frombuffer(built.organization, dtype=np.int32).copy()
+        flags = np.frombuffer(bytes(built.flags), dtype=np.uint8)
+        self.active, self.private = (flags & 1).astype(bool), (flags & 2).astype(bool)
+        self.modified = np.frombuffer(built.modified, dtype=np.float64).copy()
+        self.created = np.frombuffer(built.created, dtype=np.float64).copy()
         self.name_ranks, self.title_ranks = _ranks(self.names), _ranks(self.titles)
-        self.id_ranks = _ranks(self.ids)
-        self._build_postings(entries)
-        by_field: dict[str, list[tuple[int, str]]] = {}
-        for slot, entry in enumerate(entries):
-            for name, value in entry.facets:
-                by_field.setdefault(name, []).append((slot, value))
-        self.facets = {name: FacetColumn(pairs, size) for name, pairs in by_field.items()}
+        self._build_postings(built)
+        self.facets = {name: FacetColumn(codes, np.frombuffer(built.facet_slots[name], dtype=np.int32).copy(),
+                                         np.frombuffer(built.facet_values[name], dtype=np.int32).copy(), size)
+                       for name, codes in built.facet_codes.items()}
 
-    def _build_postings(self, entries: Sequence[Entry]) -> None:
+    def _build_postings(self, built: SegmentBuilder) -> None:
         """Term -> (slots, BM25F term-frequency part); the idf is applied per query."""
-        self.vocabulary: dict[str, int] = {}
-        term_ids: list[int] = []
-        weights: list[float] = []
-        counts: list[int] = []
-        lengths = np.empty(self.size, dtype=np.float64)
-        for slot, entry in enumerate(entries):
-            weighted: Counter[str] = Counter()
-            for terms, weight in ((entry.title_terms, TITLE_WEIGHT), (entry.tag_terms, TAG_WEIGHT),
-                                  (entry.note_terms, NOTE_WEIGHT)):
-                for term, times in Counter(terms).items():
-                    weighted[term] += times * weight
-            lengths[slot] = (len(entry.title_terms) * TITLE_WEIGHT + len(entry.tag_terms) * TAG_WEIGHT
-                             + len(entry.note_terms) * NOTE_WEIGHT)
-            counts.append(len(weighted))
-            for term, weight in weighted.items():
-                term_ids.append(self.vocabulary.setdefault(term, len(self.vocabulary)))
-                weights.append(weight)
-        slots = np.repeat(np.arange(self.size, dtype=np.int32), counts)
-        frequency = np.asarray(weights, dtype=np.float64)
-        average = lengths.mean() if self.size else 1.0
+        self.vocabulary = built.vocabulary
+        slots = np.repeat(np.arange(self.size, dtype=np.int32), np.frombuffer(built.term_counts, dtype=np.int32))
+        frequency = np.frombuffer(built.weights, dtype=np.float32).astype(np.float64)
+        lengths = np.frombuffer(built.lengths, dtype=np.float64)
+        average = float(lengths.mean()) if self.size else 1.0
         norm = K1 * (1 - B + B * lengths[slots] / (average or 1.0))
         saturated = (frequency * (K1 + 1) / (frequency + norm)).astype(np.float32)
-        terms = np.asarray(term_ids, dtype=np.int32)
-        self.term_pointers, self.term_slots = _csr(terms, slots, len(self.vocabulary))
-        order = np.argsort(terms, kind="stable")
+        del frequency, norm
+        terms = np.frombuffer(built.term_ids, dtype=np.int32)
+        order = np.argsort(terms, kind="stable")  # by term, slots ascending within each
+        self.term_pointers = np.zeros(len(self.vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self.vocabulary)), out=self.term_pointers[1:])
+        self.term_slots = slots[order]
         self.term_weights = saturated[order]
 
     def frequency(self, term: str) -> int:
@@ -248,17 +280,14 @@ class MemoryIndex:
         self.generation, self.seq, self.base = generation, seq, base
         self.delta_entries = dict(delta or {})
         self.delta = Segment([entry for entry in self.delta_entries.values() if entry.present])
-        self.base_slot = {dataset_id: slot for slot, dataset_id in enumerate(base.ids)}
         self.alive = np.ones(base.size, dtype=bool)
-        for dataset_id in self.delta_entries:
-            slot = self.base_slot.get(dataset_id)
-            if slot is not None:
-                self.alive[slot] = False
+        replaced = [base.slot_of[dataset_id] for dataset_id in self.delta_entries if dataset_id in base.slot_of]
+        self.alive[replaced] = False
 
     @classmethod
     def build(cls, generation: str, seq: int, entries: Iterable[Entry]) -> MemoryIndex:
         """A fresh index holding every present entry in its base."""
-        return cls(generation, seq, Segment([entry for entry in entries if entry.present]))
+        return cls(generation, seq, Segment(entry for entry in entries if entry.present))
 
     def with_changes(self, seq: int, changed: Iterable[Entry]) -> MemoryIndex:
         """A new index with these entries applied (this one is left as it is for searches in flight)."""
@@ -485,10 +514,25 @@ async def _state_now() -> tuple[str, int, bool] | None:
 
 
 async def _build(generation: str) -> MemoryIndex:
-    """Every entry, read in its own session (never the caller's uncommitted writes), built in a thread."""
-    rows = await _load(after=-1, limit=None)
-    seq = rows[-1][0] if rows else 0
-    return await asyncio.to_thread(MemoryIndex.build, generation, seq, (entry for _seq, entry in rows))
+    """Every entry, streamed in its own session (never the caller's uncommitted writes) into a builder.
+
+    Rows are taken a chunk at a time and added in a thread, so neither every row nor every entry
+    is ever held at once (building 100,000 datasets holds only the arrays and one chunk).
+    """
+    builder, seq = SegmentBuilder(), 0
+    statement = select(*IndexEntry.__table__.columns).order_by(IndexEntry.seq)
+    async with get_sessionmaker()() as session:
+        result = await session.stream(statement.execution_options(yield_per=BUILD_CHUNK))
+        async for rows in result.partitions(BUILD_CHUNK):
+            seq = int(rows[-1].seq)
+            await asyncio.to_thread(_add_rows, builder, rows)
+    return MemoryIndex(generation, seq, await asyncio.to_thread(builder.finish))
+
+
+def _add_rows(builder: SegmentBuilder, rows: Sequence[Any]) -> None:
+    for row in rows:
+        if row.present:
+            builder.add(entry_from_row(row))
 
 
 async def _load(*, after: int, limit: int | None) -> list[tuple[int, Entry]]:
@@ -496,9 +540,8 @@ async def _load(*, after: int, limit: int | None) -> list[tuple[int, Entry]]:
     statement = select(IndexEntry).where(IndexEntry.seq > after).order_by(IndexEntry.seq)
     if limit is not None:
         statement = statement.limit(limit)
-    columns = [column for column in IndexEntry.__table__.columns]
     async with get_sessionmaker()() as session:
-        rows = (await session.execute(statement.with_only_columns(*columns))).all()
+        rows = (await session.execute(statement.with_only_columns(*IndexEntry.__table__.columns))).all()
     return [(int(row.seq), entry_from_row(row)) for row in rows]
 
 

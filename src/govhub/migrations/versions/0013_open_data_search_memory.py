@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('title_terms', sa.Text(), nullable=False),
     sa.Column('tag_terms', sa.Text(), nullable=False),
     sa.Column('note_terms', sa.Text(), nullable=False),
-    sa.Column('facets', sa.JSON(), nullable=False),
+    sa.Column('facets', sa.Text(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('metadata_modified', sa.DateTime(timezone=True), nullable=True),
