@@ -12,27 +12,7 @@ from govhub.db import unit_of_work
 from govhub.kit.errors import ValidationFailed
 from govhub.opendata import search, service
 from govhub.opendata.search import SearchQuery, terms
-from tests.opendata.conftest import Catalog, make_catalog, package
-
-DATASETS = {
-    "population": dict(title="ข้อมูลสถิติจำนวนประชากรรายจังหวัด", title_en="Provincial population statistics",
-                       data_type="statistical", notes="จำนวนประชากรจากทะเบียนราษฎร แยกตามจังหวัดและเพศ"),
-    "bus-routes": dict(title="เส้นทางรถโดยสารประจำทาง กรุงเทพมหานคร", title_en="Bangkok bus routes",
-                       notes="เส้นทางเดินรถและป้ายหยุดรถ", tags=[{"name": "ขนส่งสาธารณะ"}]),
-    "procurement": dict(title="ข้อมูลการจัดซื้อจัดจ้างภาครัฐ ปีงบประมาณ 2567", title_en="Public procurement 2024",
-                        notes="สัญญาจัดซื้อจัดจ้างทุกวิธี", tags=[{"name": "งบประมาณ"}]),
-    # Decoys: each holds a query's letters inside other words, never the word itself.
-    "train-timetable": dict(title="ตารางเวลาเดินรถไฟ", title_en="Train timetable", notes="เวลาออกและถึงของรถไฟทุกขบวน"),
-    "rural-roads": dict(title="ทางหลวงชนบท", title_en="Rural highways", notes="สายทางหลวงชนบททั่วประเทศ"),
-    "tourism": dict(title="ข้อมูลสถานที่ท่องเที่ยว", title_en="Tourist attractions", notes="สถานที่ท่องเที่ยวทั่วไทย"),
-    "vaccine-purchase": dict(title="การจัดซื้อวัคซีน", title_en="Vaccine purchases", notes="การจัดซื้อวัคซีนของโรงพยาบาล"),
-    "eye-health": dict(title="สุขภาพตาของนักเรียน", title_en="Pupils' eye health", notes="ผลตรวจสายตา",
-                       data_type="statistical"),
-    "hospital-beds": dict(title="จำนวนเตียงโรงพยาบาล", title_en="Hospital beds",
-                          notes="Statistical yearbook of hospital beds by province", data_type="statistical"),
-}
-
-
+from tests.opendata.conftest import DATASETS, Catalog, package
 
 
 @pytest.fixture(autouse=True, params=["memory", "database"])
@@ -45,20 +25,6 @@ def engine(request, monkeypatch) -> str:
 
         monkeypatch.setattr(search, "database_search", refuse)
     return request.param
-
-
-@pytest.fixture
-async def indexed() -> tuple[Catalog, dict[str, str]]:
-    """The datasets above in a fresh organization; name key -> dataset URL name."""
-    catalog = await make_catalog()
-    suffix = secrets.token_hex(3)
-    names = {}
-    async with unit_of_work() as session:
-        for key, fields in DATASETS.items():
-            names[key] = f"{key}-{suffix}"
-            await service.package_create(session, catalog.transport_publisher,
-                                         package(catalog.transport, names[key], **fields))
-    return catalog, names
 
 
 async def _found(catalog: Catalog, q: str, **kw) -> list[str]:

@@ -14,8 +14,7 @@ from govhub.db import unit_of_work
 from govhub.opendata import search, search_memory, service
 from govhub.opendata.models import Dataset, DatasetState, IndexEntry, IndexState
 from govhub.opendata.search import SearchQuery
-from tests.opendata.conftest import Catalog, make_catalog, package
-from tests.opendata.test_search import DATASETS
+from tests.opendata.conftest import make_catalog, package
 
 
 @pytest.fixture(autouse=True)
@@ -24,20 +23,6 @@ def memory_engine(monkeypatch):
     monkeypatch.setattr(get_settings(), "opendata_search_engine", "memory")
     monkeypatch.setattr(get_settings(), "opendata_search_cache_seconds", 0)
     search_memory.forget()  # each test's first search builds a fresh base (its delta starts empty)
-
-
-@pytest.fixture
-async def indexed() -> tuple[Catalog, dict[str, str]]:
-    """test_search's datasets in a fresh organization; key -> dataset name."""
-    catalog = await make_catalog()
-    suffix = secrets.token_hex(3)
-    names = {}
-    async with unit_of_work() as session:
-        for key, fields in DATASETS.items():
-            names[key] = f"{key}-{suffix}"
-            await service.package_create(session, catalog.transport_publisher,
-                                         package(catalog.transport, names[key], **fields))
-    return catalog, names
 
 
 def _count_database_searches(monkeypatch) -> list[str]:
@@ -198,7 +183,7 @@ async def test_a_grown_delta_is_merged_into_a_new_base(indexed, monkeypatch):
 
 
 async def test_name_filters_are_answered_by_the_database(indexed, monkeypatch):
-    catalog, names = indexed
+    _catalog, names = indexed
     calls = _count_database_searches(monkeypatch)
     result = await _run(SearchQuery(filters=[("name", names["tourism"])]), "memory", monkeypatch)
     assert await _names(result) == ["tourism"] and len(calls) == 1
