@@ -1,7 +1,13 @@
 """Open Data Platform: package_search, package_show and datastore_search at 100,000 datasets.
 
-The issue's `bench/opendata`. For each database (PostgreSQL, then SQLite, each run in a
-child process of its own since govhub reads its settings once):
+The issue's `bench/opendata`. package_search has two engines (setting `opendata_search_engine`,
+GOVHUB_OPENDATA_SEARCH_ENGINE): "database", the databases' own full-text search (FTS5 on
+SQLite, a tsvector with GIN on PostgreSQL), and "memory", the default, an in-memory numpy index
+per web process kept current from `opendata_index_entries` and the change sequence in
+`opendata_index_state`. Both are measured in the same run (--engines), the database engine as
+the baseline; whether they count the same matches is checked and reported, never fatal. For
+each database (PostgreSQL, then SQLite, each run in a child process of its own since govhub
+reads its settings once):
 
   * a fresh database: PostgreSQL `govhub_bench_opendata` (dropped if it exists, created,
     dropped again at the end unless --keep-db), or the SQLite file var/bench/opendata.db
@@ -14,32 +20,43 @@ child process of its own since govhub reads its settings once):
         does: its rate is printed, with the time 100,000 would take that way;
       - the rest by the *bulk path*: the same code (`schemas.parse_package`, the models,
         `service.package_dict` for the revision's snapshot, `search.index_dataset` for the
-        search document and facet values), but 500 datasets per transaction with batched
-        INSERTs instead of several round trips per dataset. It is checked first: the same
-        datasets made both ways (the bulk one rolled back) must give identical rows in
-        every table (ids and timestamps aside), or the run stops;
+        search document, facet values and index entry), but 500 datasets per transaction with
+        batched INSERTs instead of several round trips per dataset. It is checked first: the
+        same datasets made both ways (the bulk one rolled back) must give identical rows in
+        every table (ids, timestamps and sequence numbers aside), or the run stops;
     then VACUUM ANALYZE (PostgreSQL; what autovacuum does after such a load) -- SQLite gets
     nothing, as the platform itself runs no ANALYZE;
-  * in-process baselines, no HTTP: `search.search()` and the whole `package_search` action
-    for every query kind, one at a time, with the time spent in SQL statements;
+  * in-process baselines, no HTTP: the memory engine's index built once (seconds, RSS growth
+    of the process, one changed dataset applied as a delta); then for every query kind
+    `search.search()` on the database engine and on the memory engine, and the whole
+    `package_search` action on the memory engine, one at a time, with the time spent in SQL
+    statements; whether both engines count the same matches (and facets) per kind;
   * `govhub serve --workers W`, driven over HTTP by C clients (closed loop, a new connection
     per request), after a warm-up, for each query kind: `package_search` with
     facet.field=[organization, groups, tags, res_format, license_id, data_type] and rows=10
     (Thai queries, English queries which are stemmed, browsing without q, browsing with fq,
     and one query that matches nearly everything), `package_show` by name, and `/healthz`
     as the HTTP stack's baseline; then the same with one client (latency without queueing).
-    Target (the issue): package_search p99 < 50 ms at 100,000 datasets: PASS/FAIL per kind;
-  * the datastore (once `opendata.datastore` exists): a --csv-rows bus ticket sales CSV
-    uploaded through the CKAN API `resource_create` (multipart, API token of a data steward),
-    loaded in the background by `govhub worker` (jobs on Redis), timed from the upload to the
-    register saying `active`; package_search is measured at a steady --probe-rate before and
-    while it loads; then `datastore_search` with a filter on a column of ~4,000 values
-    (stop_id) and on one of 6 values (province);
-  * peak RSS (VmHWM) of the server processes (and of the job worker).
+    The search result cache off, first on a server with the database engine (the baseline),
+    then on one with the memory engine, whose workers build their index on their first search
+    (inline at any size here) during a warm-up that lasts until every worker answers fast (its
+    slowest requests are the build as seen over HTTP; the database engine's server gets a few
+    requests first too, each worker's cold start, for comparison).
+    Target (the issue): package_search p99 < 50 ms at 100,000 datasets: PASS/FAIL per kind
+    and engine;
+  * the datastore (once `opendata.datastore` exists), on the memory engine's server (the
+    default): a --csv-rows bus ticket sales CSV uploaded through the CKAN API `resource_create`
+    (multipart, API token of a data steward), loaded in the background by `govhub worker`
+    (jobs on Redis), timed from the upload to the register saying `active`; package_search is
+    measured at a steady --probe-rate before and while it loads; then `datastore_search` with
+    a filter on a column of ~4,000 values (stop_id) and on one of 6 values (province);
+  * the search result cache on (the default configuration, memory engine): the same queries;
+  * peak RSS (VmHWM) of the server processes per engine (and of the job worker).
 
     .venv/bin/python bench/bench_opendata.py                     # 100,000 datasets, both databases
     .venv/bin/python bench/bench_opendata.py --quick             # 5,000 datasets, 100,000-row CSV
     .venv/bin/python bench/bench_opendata.py --backend pg --datasets 20000 --keep-db
+    .venv/bin/python bench/bench_opendata.py --engines memory    # the memory engine only
 """
 
 from __future__ import annotations
@@ -49,6 +66,7 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import math
 import os
 import random
 import signal
@@ -57,17 +75,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# common.py and opendata_data.py beside this file (a sys.path change may precede imports: no E402).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import opendata_data as data  # noqa: E402
-from common import OperationFailed, heading, say  # noqa: E402
+import common
+import opendata_data as data
+from common import OperationFailed, heading, say
 
 PG_DATABASE = "govhub_bench_opendata"
 BENCH_DIR = common.REPO / "var" / "bench"
@@ -75,6 +93,13 @@ SQLITE_PATH = BENCH_DIR / "opendata.db"
 FACETS = ["organization", "groups", "tags", "res_format", "license_id", "data_type"]
 TARGET_P99_MS = 50.0
 ACTION = "/api/3/action/"
+# package_search's engines, the baseline first; the last one chosen is the configuration deployed.
+ENGINES = ("database", "memory")
+# On the memory engine's servers every worker builds its index on its first search, at any catalog
+# size: the background build would have the database engine answer meanwhile, mixing the two.
+INLINE_BUILD = "10000000"
+# The memory servers' warm-up ends after this many requests in a row answer within WARM_MS.
+WARM_STREAK, WARM_MS, WARM_LIMIT_S = 10, 100.0, 180.0
 
 
 @dataclass(frozen=True)
@@ -153,27 +178,43 @@ class _Capture:
 
     def __init__(self, dialect: str) -> None:
         self.bind = type("Bind", (), {"dialect": type("Dialect", (), {"name": dialect})()})()
+        self.info: dict[str, Any] = {}  # session.info, as index writers mark it
         self.statements: dict[str, Any] = {}  # SQL text -> the TextClause (with its typed parameters)
         self.text: dict[str, list[dict[str, Any]]] = {}
         self.facets: list[dict[str, Any]] = []
+        self.entries: list[dict[str, Any]] = []  # opendata_index_entries rows (seq given by insert_rows)
 
-    async def execute(self, statement: Any, params: Any = None) -> None:
+    async def execute(self, statement: Any, params: Any = None) -> Any:
         from sqlalchemy.sql.dml import Delete, Insert
         from sqlalchemy.sql.elements import TextClause
 
-        from govhub.opendata.models import FacetValue
+        from govhub.opendata import search
+        from govhub.opendata.models import FacetValue, IndexEntry
 
         if isinstance(statement, TextClause):
             if statement.text.lstrip().upper().startswith("DELETE"):
-                return
+                return None
+            if statement.text == search.NEXT_SEQUENCE_NUMBER:
+                return _NoSequence()  # numbered by insert_rows, in the order the batches commit
             self.statements.setdefault(statement.text, statement)
             self.text.setdefault(statement.text, []).append(dict(params or {}))
         elif isinstance(statement, Insert) and statement.table is FacetValue.__table__:
             self.facets.extend(params)
+        elif isinstance(statement, Insert) and statement.table.name == IndexEntry.__table__.name:
+            # insert(IndexEntry) holds an annotated copy of the table, never the table itself.
+            self.entries.append(dict(statement.compile().params))
         elif isinstance(statement, Delete):
-            return
+            return None
         else:
             raise RuntimeError(f"bulk path: unexpected statement {statement}")
+        return None
+
+
+class _NoSequence:
+    """What the captured sequence UPDATE returns: a placeholder number."""
+
+    def scalar_one(self) -> int:
+        return 0
 
 
 def _finish(coroutine: Any) -> None:
@@ -242,7 +283,14 @@ def compute_rows(dialect: str, organizations: list[dict[str, Any]], groups: list
     from govhub.kit.clock import utcnow
     from govhub.opendata import schemas, search, service
     from govhub.opendata.models import (
-        Dataset, DatasetGroup, DatasetRevision, DatasetState, DatasetTag, Group, Organization, Resource,
+        Dataset,
+        DatasetGroup,
+        DatasetRevision,
+        DatasetState,
+        DatasetTag,
+        Group,
+        Organization,
+        Resource,
     )
 
     if memoize:
@@ -289,13 +337,21 @@ def compute_rows(dialect: str, organizations: list[dict[str, Any]], groups: list
         out["resources"].extend(_row(resource) for resource in resources)
         out["revisions"].append(_row(revision))
     out["facets"] = capture.facets
+    out["entries"] = capture.entries
     out["text"] = [(capture.statements[sql], rows) for sql, rows in capture.text.items()]
     return out
 
 
 async def insert_rows(session: Any, rows: dict[str, Any]) -> None:
     """Batched INSERTs of compute_rows' output, in the order of the foreign keys."""
-    from govhub.opendata.models import Dataset, DatasetGroup, DatasetRevision, DatasetTag, FacetValue, Resource
+    from govhub.opendata.models import (
+        Dataset,
+        DatasetGroup,
+        DatasetRevision,
+        DatasetTag,
+        FacetValue,
+        Resource,
+    )
 
     for model, key in ((Dataset, "datasets"), (DatasetTag, "tags"), (DatasetGroup, "groups"), (Resource, "resources"),
                        (DatasetRevision, "revisions"), (FacetValue, "facets")):
@@ -303,6 +359,17 @@ async def insert_rows(session: Any, rows: dict[str, Any]) -> None:
             await session.execute(model.__table__.insert(), rows[key])
     for statement, params in rows["text"]:
         await session.execute(statement, params)
+    if rows["entries"]:
+        from sqlalchemy import text
+
+        from govhub.opendata.models import IndexEntry
+
+        # One step of the change sequence per dataset, as index_dataset takes them one at a time.
+        last = (await session.execute(text("UPDATE opendata_index_state SET seq = seq + :n WHERE id = 1 RETURNING seq"),
+                                      {"n": len(rows["entries"])})).scalar_one()
+        first = last - len(rows["entries"]) + 1
+        await session.execute(IndexEntry.__table__.insert(),
+                              [{**entry, "seq": first + number} for number, entry in enumerate(rows["entries"])])
 
 
 async def catalog_rows(session: Any, names: list[str]) -> dict[str, Any]:
@@ -314,7 +381,8 @@ async def catalog_rows(session: Any, names: list[str]) -> dict[str, Any]:
     ids = {row.id: row.name for row in (await session.execute(
         text("SELECT id, name FROM opendata_datasets WHERE name IN :names").bindparams(
             bindparam("names", expanding=True)), {"names": names})).all()}
-    skip = {"id", "metadata_created", "metadata_modified", "created_at", "last_modified", "at", "created", "timestamp"}
+    skip = {"id", "metadata_created", "metadata_modified", "created_at", "last_modified", "at", "created", "timestamp",
+            "seq"}
     resource_names: dict[str, str] = {}
 
     def clean(value: Any) -> Any:
@@ -342,6 +410,7 @@ async def catalog_rows(session: Any, names: list[str]) -> dict[str, Any]:
         ("resources", "SELECT * FROM opendata_resources WHERE dataset_id IN :ids"),
         ("revisions", "SELECT * FROM opendata_dataset_revisions WHERE dataset_id IN :ids"),
         ("facets", "SELECT * FROM opendata_facet_values WHERE dataset_id IN :ids"),
+        ("entries", "SELECT * FROM opendata_index_entries WHERE dataset_id IN :ids"),
     ):
         rows = [clean({key: (ids.get(value, value) if key == "dataset_id" else value) for key, value in row.items()})
                 for row in await table(sql)]
@@ -562,10 +631,16 @@ class StatementClock:
             self.durations.append((statement, time.perf_counter() - context._bench_started))
 
 
+# The statement that reads the catalog's version (the change sequence) before every search.
+VERSION_CHECK = "search: catalog version (index state row)"
+
+
 def statement_kind(statement: str) -> str:
     text = " ".join(statement.split())
-    if text.startswith("SELECT max(opendata_datasets.metadata_modified)"):
-        return "search: cache version check"
+    if "FROM opendata_index_state" in text or text.startswith("SELECT max(opendata_datasets.metadata_modified)"):
+        return VERSION_CHECK
+    if "FROM opendata_index_entries" in text:
+        return "memory engine: index entries read"
     if "UNION ALL" in text and "matches" in text:
         return "search: one statement (matches, page, count, facets)"
     if "opendata_facet_values.field, opendata_facet_values.value, count(*)" in text:
@@ -582,18 +657,51 @@ def statement_kind(statement: str) -> str:
     return "datasets, resources, tags, groups of the page"
 
 
+def _database_searched(sql_ms: dict[str, float]) -> bool:
+    """Whether these statements include the database engine's search (not just the version check)."""
+    return any(name.startswith("search: ") and name != VERSION_CHECK for name in sql_ms)
+
+
 @dataclass
 class InProcess:
     key: str
-    count: int
-    search_p50: float
+    count: int  # the database engine's (the memory engine's when only it is measured)
+    search_p50: float  # search() on the database engine, the baseline (nan when not measured)
     search_p99: float
     action_p50: float
     action_p99: float
     statements: float  # per action
     sql_ms: dict[str, float]  # per action, by statement kind
     parts_ms: dict[str, float] = field(default_factory=dict)  # mean ms of the action's steps, and the JSON
-    plan: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)  # of the database engine's statements
+    search_sql_ms: dict[str, float] = field(default_factory=dict)  # per database-engine search(), by kind
+    memory_count: int | None = None
+    memory_p50: float = float("nan")  # search() on the memory engine
+    memory_p99: float = float("nan")
+    memory_fell_back: bool = False  # the memory engine's search() sent the database engine's statements
+    same_facets: bool | None = None  # both engines' facet counts identical
+    same_page: bool | None = None  # both engines' first page identical (scored kinds rank differently)
+    facet_difference: str = ""  # the first facet field whose counts differ, when they do
+    action_engine: str = "memory"
+
+
+def default_engine(engines: list[str]) -> str:
+    """The engine the deployed configuration runs (memory), unless the run leaves it out."""
+    return "memory" if "memory" in engines else "database"
+
+
+@contextlib.contextmanager
+def search_engine(name: str) -> Iterator[None]:
+    """This process's searches on one engine for a while (the setting is read on every search)."""
+    from govhub.config import get_settings
+
+    settings = get_settings()
+    before = settings.opendata_search_engine
+    settings.opendata_search_engine = name  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        settings.opendata_search_engine = before
 
 
 def _query_of(kind: Kind) -> Any:
@@ -615,15 +723,68 @@ def forget_cached_searches() -> None:
         entries.clear()
 
 
-async def in_process(kinds: tuple[Kind, ...], seconds: float, explain: bool) -> dict[str, InProcess]:
-    """search.search() and actions.package_search in this process, one call at a time."""
+def _rss_mib() -> float:
+    """This process's RSS after a garbage collection, free heap handed back to the system (glibc)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    # Without it the growth depends on how much freed heap the process happened to hold before.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return common._status_kib(os.getpid(), "VmRSS") / 1024
+
+
+async def build_memory_index(maker: Any) -> dict[str, Any]:
+    """Build this process's in-memory index once and install it: build time, RSS growth, one delta."""
+    import dataclasses
+
+    from govhub.config import get_settings
+    from govhub.opendata import search_memory
+
+    async with maker() as session:
+        state = await search_memory.read_state(session)
+    if state is None:
+        raise RuntimeError("no opendata_index_state row: the memory engine cannot answer")
+    before = _rss_mib()
+    started = time.perf_counter()
+    index = await search_memory._build(state[0])
+    build_s = time.perf_counter() - started
+    # What stays: the index, and the heap pages its objects share with the freed rows it was built from.
+    grown = _rss_mib() - before
+    search_memory._keep(get_settings().database_url, index)
+    # Where the build's time goes: reading the entries again alone (the database's cache now warm).
+    started = time.perf_counter()
+    rows = await search_memory._load(after=-1, limit=None)
+    read_s = time.perf_counter() - started
+    del rows
+    # One dataset edited: every process applies it as a delta on its next search.
+    _seq, entry = (await search_memory._load(after=index.seq - 1, limit=1))[0]
+    edited = dataclasses.replace(entry, title=entry.title + " (ปรับปรุง)", title_terms=(*entry.title_terms, "ปรับปรุง"),
+                                 modified=time.time())
+    deltas = []
+    for _ in range(5):
+        started = time.perf_counter()
+        index.with_changes(index.seq + 1, [edited])
+        deltas.append(time.perf_counter() - started)
+    return {"datasets": index.size, "build_s": round(build_s, 2), "read_s": round(read_s, 2),
+            "rss_growth_mib": round(grown, 1),
+            "delta_ms": round(common.percentile(deltas, 50) * 1000, 2), "delta_max_ms": round(max(deltas) * 1000, 2),
+            "complete": state[2], "seq": index.seq, "state_seq": state[1]}
+
+
+async def in_process(kinds: tuple[Kind, ...], seconds: float, explain: bool,
+                     engines: list[str]) -> tuple[dict[str, InProcess], dict[str, Any]]:
+    """search.search() on each engine and actions.package_search in this process, one call at a time."""
     from govhub.db import dispose_engine, get_engine, get_sessionmaker
-    from govhub.opendata import actions, search, service
+    from govhub.opendata import actions, search, search_memory, service
 
     clock = StatementClock(get_engine())
     maker = get_sessionmaker()
     context = actions.Context(actor=service.ANONYMOUS, caller=None)
     results: dict[str, InProcess] = {}
+    built: dict[str, Any] = {}
+    acting = default_engine(engines)
 
     async def timed(call: Callable[[Any], Awaitable[Any]], budget: float) -> tuple[list[float], Any]:
         for _ in range(3):  # warm: statement caches, the segmenter
@@ -642,30 +803,78 @@ async def in_process(kinds: tuple[Kind, ...], seconds: float, explain: bool) -> 
                 break
         return latencies, last
 
+    async def recorded(engine: str, call: Callable[[Any], Awaitable[Any]],
+                       budget: float) -> tuple[list[float], Any, dict[str, float], float]:
+        """timed() on one engine, with the SQL it sent: ms per call by kind, statements per call."""
+        clock.durations.clear()
+        clock.recording = True
+        try:
+            with search_engine(engine):
+                latencies, last = await timed(call, budget)
+        finally:
+            clock.recording = False
+        calls = len(latencies) + 3
+        sql: dict[str, float] = {}
+        for statement, duration in clock.durations:
+            name = statement_kind(statement)
+            sql[name] = sql.get(name, 0.0) + duration * 1000 / calls
+        return latencies, last, sql, len(clock.durations) / calls
+
     try:
+        if "memory" in engines:
+            built = await build_memory_index(maker)
         for kind in kinds:
             query = _query_of(kind)
-            searched, result = await timed(lambda session, query=query: search.search(session, query), seconds / 2)
-            clock.durations.clear()
-            clock.recording = True
-            acted, _ = await timed(lambda session, kind=kind: actions.package_search(session, context, kind.params()),
-                                   seconds / 2)
-            clock.recording = False
-            calls = len(acted) + 3
-            sql: dict[str, float] = {}
-            for statement, duration in clock.durations:
-                name = statement_kind(statement)
-                sql[name] = sql.get(name, 0.0) + duration * 1000 / calls
-            entry = InProcess(kind.key, result.count, common.percentile(searched, 50) * 1000,
-                              common.percentile(searched, 99) * 1000, common.percentile(acted, 50) * 1000,
-                              common.percentile(acted, 99) * 1000, len(clock.durations) / calls, sql)
-            entry.parts_ms = await action_parts(maker, context, kind, calls=20 if entry.action_p50 < 100 else 5)
-            if explain:
-                entry.plan = await plans(clock, maker, query)
+
+            async def searching(session: Any, query: Any = query) -> Any:
+                return await search.search(session, query)
+
+            found: dict[str, tuple[list[float], Any, dict[str, float]]] = {}
+            for engine in engines:
+                latencies, result, sql, _n = await recorded(engine, searching, seconds / 3)
+                found[engine] = (latencies, result, sql)
+            acted, _, sql, statements = await recorded(
+                acting, lambda session, kind=kind: actions.package_search(session, context, kind.params()), seconds / 3)
+            baseline = found.get("database") or found["memory"]
+            entry = InProcess(kind.key, baseline[1].count, _ms(found, "database", 50), _ms(found, "database", 99),
+                              common.percentile(acted, 50) * 1000, common.percentile(acted, 99) * 1000, statements,
+                              sql, search_sql_ms=found["database"][2] if "database" in found else {},
+                              action_engine=acting)
+            if "memory" in found:
+                memory = found["memory"][1]
+                entry.memory_count, entry.memory_p50, entry.memory_p99 = (
+                    memory.count, _ms(found, "memory", 50), _ms(found, "memory", 99))
+                entry.memory_fell_back = _database_searched(found["memory"][2])
+                if "database" in found:
+                    entry.same_facets = memory.facets == baseline[1].facets
+                    entry.facet_difference = _facet_difference(baseline[1].facets, memory.facets)
+                    entry.same_page = memory.ids == baseline[1].ids
+            with search_engine(acting):
+                entry.parts_ms = await action_parts(maker, context, kind, calls=20 if entry.action_p50 < 100 else 5)
+            if explain and "database" in engines:
+                with search_engine("database"):
+                    entry.plan = await plans(clock, maker, query)
             results[kind.key] = entry
     finally:
+        search_memory.forget()  # this process only drives the servers from here on
         await dispose_engine()
-    return results
+    return results, built
+
+
+def _facet_difference(database: dict[str, dict[str, int]], memory: dict[str, dict[str, int]]) -> str:
+    """The first field whose counts differ: the values each engine counts otherwise (a few)."""
+    for name in sorted(set(database) | set(memory)):
+        left, right = database.get(name, {}), memory.get(name, {})
+        if left != right:
+            only = [{value: n for value, n in one.items() if other.get(value) != n} for one, other in
+                    ((left, right), (right, left))]
+            return f"{name}: database {dict(list(only[0].items())[:3])}, memory {dict(list(only[1].items())[:3])}"
+    return ""
+
+
+def _ms(found: dict[str, tuple[list[float], Any, dict[str, float]]], engine: str, q: float) -> float:
+    """A percentile of one engine's search() latencies in ms (nan when that engine was not measured)."""
+    return common.percentile(found[engine][0], q) * 1000 if engine in found else float("nan")
 
 
 async def action_parts(maker: Any, context: Any, kind: Kind, calls: int = 20) -> dict[str, float]:
@@ -728,7 +937,7 @@ async def plans(clock: StatementClock, maker: Any, query: Any) -> list[str]:
         connection = await session.connection()
         postgres = connection.dialect.name == "postgresql"
         for statement, parameters in clock.captured:
-            if statement_kind(statement) == "search: cache version check":
+            if statement_kind(statement) == VERSION_CHECK:
                 continue
             prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "
             rows = (await connection.exec_driver_sql(prefix + statement, parameters)).all()
@@ -818,10 +1027,66 @@ class Row:
     matches: int | None = None
     target: bool = False
     cache: str = "off"  # the server's search result cache: "off" (every request searches) or "on"
+    engine: str = "memory"  # the server's search engine: "database" (the baseline) or "memory"
 
     def summary(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "concurrency": self.concurrency, "unit": self.unit,
-                "matches": self.matches, "target": self.target, "cache": self.cache, **self.result.summary("request")}
+                "matches": self.matches, "target": self.target, "cache": self.cache, "engine": self.engine,
+                **self.result.summary("request")}
+
+
+def start_server(args: argparse.Namespace, env: dict[str, str], engine: str, port: int, directory: Path, *,
+                 cache: str) -> tuple[common.Server, dict[str, Any]]:
+    """`govhub serve` on one search engine, warmed up (the memory engine's until every worker has built its index)."""
+    settings = {**env, "GOVHUB_OPENDATA_SEARCH_ENGINE": engine}
+    if cache == "off":
+        settings["GOVHUB_OPENDATA_SEARCH_CACHE_SECONDS"] = "0"
+    if engine == "memory":
+        settings["GOVHUB_OPENDATA_SEARCH_MEMORY_INLINE_BUILD"] = INLINE_BUILD
+    server = common.Server(settings, workers=args.workers, port=port, run_dir=directory)
+    server.log_path = directory / f"server-{engine}-cache-{cache}.log"  # one log per server, none overwritten
+    server.start()
+    # The database engine's server is warmed too (a fixed number of requests: at 100,000 datasets its
+    # answers may never all come within WARM_MS): its slowest are each worker's cold start without
+    # an index to build, to set against the memory engine's.
+    kind = next(kind for kind in KINDS if kind.key == "th_bus")
+    return server, asyncio.run(warm_up(server, kind, requests=None if engine == "memory" else 5 * args.workers))
+
+
+def describe_warm_up(warm: dict[str, Any]) -> str:
+    slow = ", ".join(f"{ms:,.0f}" for ms in warm["slowest_ms"])
+    if warm.get("engine") == "database":
+        return (f"database engine warm-up: {warm['requests']} package_search one at a time in {warm['seconds']:.1f} s;"
+                f" the slowest (each worker's first search: imports, the segmenter's dictionary, connections):"
+                f" {slow} ms")
+    return (f"memory engine warm-up: {warm['requests']} package_search one at a time in {warm['seconds']:.1f} s until"
+            f" {WARM_STREAK} in a row answered within {WARM_MS:.0f} ms; the slowest (each worker building its index,"
+            f" seen over HTTP): {slow} ms" + ("" if warm["settled"] else f" -- NOT settled after {WARM_LIMIT_S:.0f} s"))
+
+
+async def warm_up(server: common.Server, kind: Kind, requests: int | None) -> dict[str, Any]:
+    """package_search one at a time, a new connection each: `requests` of them, or (None) until
+    WARM_STREAK in a row answer within WARM_MS.
+
+    Each memory engine worker builds its index on the first search it gets, and a connection lands
+    on any worker: ten fast answers in a row mean every worker has built (a miss is 2**-9 likely at W = 2).
+    """
+    latencies: list[float] = []
+    streak = 0
+    started = time.perf_counter()
+    while (len(latencies) < requests if requests is not None
+           else streak < WARM_STREAK and time.perf_counter() - started < WARM_LIMIT_S):
+        async with client(server.base_url) as http:
+            begin = time.perf_counter()
+            response = await http.get(ACTION + "package_search", params=kind.params())
+            elapsed = time.perf_counter() - begin
+        _ok(response, "package_search (warm-up)")
+        latencies.append(elapsed)
+        streak = streak + 1 if elapsed * 1000 < WARM_MS else 0
+    return {"engine": "memory" if requests is None else "database",
+            "seconds": round(time.perf_counter() - started, 2), "requests": len(latencies),
+            "slowest_ms": [round(value * 1000, 1) for value in sorted(latencies, reverse=True)[:server.workers]],
+            "settled": streak >= WARM_STREAK}
 
 
 async def measure(name: str, server: common.Server, operation: Any, *, concurrency: int, duration: float,
@@ -831,7 +1096,8 @@ async def measure(name: str, server: common.Server, operation: Any, *, concurren
     sequential_warmup: first that many requests one after the other (untimed), so that every
     worker has the answer in its cache before the clock starts (connections land on a random worker).
     """
-    make = lambda _i: client(server.base_url)  # noqa: E731
+    def make(_index: int) -> Any:
+        return client(server.base_url)
 
     async def once() -> common.LoadResult:
         if sequential_warmup:
@@ -855,8 +1121,9 @@ def print_row(row: Row) -> None:
     say(f"  {'':<60}      {row.result.cpu_line()}; noise {row.result.noise_pct:.0f}%")
 
 
-async def drive(args: argparse.Namespace, server: common.Server, arranged: Arranged, *, cache: str) -> list[Row]:
-    """Every kind at C then at 1 client. Cache off: also /healthz and package_show; on: searches only."""
+async def drive(args: argparse.Namespace, server: common.Server, arranged: Arranged, *, cache: str, engine: str,
+                warm: dict[str, Any], extras: bool) -> list[Row]:
+    """Every kind at C then at 1 client; with extras also /healthz and package_show (the same on either engine)."""
     rows: list[Row] = []
     seen: dict[str, int] = {}
     deadline = time.monotonic() + args.budget
@@ -864,28 +1131,29 @@ async def drive(args: argparse.Namespace, server: common.Server, arranged: Arran
     what = ("search result cache off (GOVHUB_OPENDATA_SEARCH_CACHE_SECONDS=0): every request searches" if cache == "off"
             else "search result cache on (the default): the same query repeated, each worker's cache filled first"
                  " by 20 requests in a row")
-    heading(f"Over HTTP, {what}; govhub serve --workers {args.workers}, C = {c} then C = 1, {d:.0f} s each after a"
-            " 1 s warm-up, a new connection per request")
-    suffix = "" if cache == "off" else " (cached)"
+    heading(f"Over HTTP, {engine} engine, {what}; govhub serve --workers {args.workers}, C = {c} then C = 1, {d:.0f} s"
+            " each after a 1 s warm-up, a new connection per request")
+    say("  " + describe_warm_up(warm))
+    suffix = f"{'' if cache == 'off' else ' (cached)'} [{engine} engine]"
     for concurrency in (c, 1):
         duration = d if concurrency == c else max(1.0, d * 0.6)
-        if cache == "off":
+        if extras:
             result = await measure("GET /healthz", server, healthz, concurrency=concurrency, duration=duration,
                                    retries=args.noisy_retries, deadline=deadline)
-            rows.append(Row("healthz", "baseline: GET /healthz", concurrency, result, cache=cache))
+            rows.append(Row("healthz", "baseline: GET /healthz", concurrency, result, cache=cache, engine=engine))
             print_row(rows[-1])
         for kind in KINDS:
             result = await measure(kind.key, server, search_operation(kind, seen), concurrency=concurrency,
                                    duration=duration, retries=args.noisy_retries, deadline=deadline,
                                    sequential_warmup=20 if cache == "on" else 0)
             rows.append(Row(kind.key, f"package_search {kind.label}{suffix}", concurrency, result,
-                            matches=seen.get(kind.key), target=True, cache=cache))
+                            matches=seen.get(kind.key), target=True, cache=cache, engine=engine))
             print_row(rows[-1])
-        if cache == "off":
+        if extras:
             result = await measure("package_show", server, show_operation(arranged.public_names),
                                    concurrency=concurrency, duration=duration, retries=args.noisy_retries,
                                    deadline=deadline)
-            rows.append(Row("show", "package_show by name", concurrency, result, cache=cache))
+            rows.append(Row("show", "package_show by name", concurrency, result, cache=cache, engine=engine))
             print_row(rows[-1])
     return rows
 
@@ -978,7 +1246,7 @@ def _stats(latencies: list[float]) -> str:
 
 
 async def datastore_phase(args: argparse.Namespace, env: dict[str, str], server: common.Server, arranged: Arranged,
-                          directory: Path, csv_path: Path) -> tuple[dict[str, Any], list[Row]]:
+                          directory: Path, csv_path: Path, engine: str) -> tuple[dict[str, Any], list[Row]]:
     """Upload the CSV through resource_create, time the background load, probe search meanwhile."""
     import httpx
 
@@ -1094,7 +1362,8 @@ async def datastore_phase(args: argparse.Namespace, env: dict[str, str], server:
                                            deadline=deadline)
                     span = f", totals {min(totals.values()):,}-{max(totals.values()):,}" if totals else ""
                     rows.append(Row(key, f"{label} (limit 100{span})", concurrency, result,
-                                    matches=round(sum(totals.values()) / len(totals)) if totals else None))
+                                    matches=round(sum(totals.values()) / len(totals)) if totals else None,
+                                    engine=engine))
                     print_row(rows[-1])
     finally:
         stop_process(worker)
@@ -1186,35 +1455,42 @@ def run_backend(args: argparse.Namespace) -> int:
                                "path": "package_create sample + bulk path"}
 
             quiet(args)
-            heading("In-process baselines (no HTTP), each call a search cache miss: search.search() and the whole"
-                    " package_search action, one call at a time")
-            inproc = asyncio.run(in_process(KINDS, args.inprocess_seconds, explain=args.explain))
-            say(f"  {'kind':<52} {'matches':>8}  {'search() p50/p99 ms':>20}  {'action p50/p99 ms':>18}"
-                f"  {'SQL/call':>8}")
-            for kind in KINDS:
-                entry = inproc[kind.key]
-                say(f"  {kind.label:<52} {entry.count:>8,}  {entry.search_p50:>9.1f} / {entry.search_p99:<8.1f}"
-                    f"  {entry.action_p50:>8.1f} / {entry.action_p99:<7.1f}  {entry.statements:>8.0f}")
-                parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(entry.sql_ms.items(), key=lambda x: -x[1]))
-                say(f"  {'':<52} SQL ms per action: {parts}")
-                steps = ", ".join(f"{name} {ms:.1f}" for name, ms in entry.parts_ms.items())
-                say(f"  {'':<52} action ms (mean): {steps}")
+            heading("In-process baselines (no HTTP), each call a search cache miss: search.search() on "
+                    + " and on ".join(f"the {engine} engine" for engine in args.engines)
+                    + f", and the whole package_search action on the {default_engine(args.engines)} engine")
+            inproc, built = asyncio.run(in_process(KINDS, args.inprocess_seconds, explain=args.explain,
+                                                   engines=args.engines))
+            print_in_process(inproc, built, args.engines)
             results["in_process"] = {key: entry.__dict__ for key, entry in inproc.items()}
+            results["memory_index"] = built
+            results["counts_differ"] = [key for key, entry in inproc.items() if _counts_differ(entry)]
 
-            # 1. The search result cache off: what each query costs (the long tail of distinct queries).
-            server = common.Server({**env, "GOVHUB_OPENDATA_SEARCH_CACHE_SECONDS": "0"}, workers=args.workers,
-                                   port=port, run_dir=directory)
-            server.start()
-            quiet(args)
-            rows = asyncio.run(drive(args, server, arranged, cache="off"))
+            # 1. The search result cache off: what each query costs (the long tail of distinct queries),
+            # on each engine's own server, the database's (the baseline) first. The last one, the
+            # deployed configuration, goes on serving the datastore phase.
+            default = default_engine(args.engines)
+            rows: list[Row] = []
+            searching: dict[str, common.MemoryReport] = {}  # peak RSS per engine with searches only
+            warm_ups: dict[str, Any] = {}
+            failures = ""
+            for engine in args.engines:
+                server, warm = start_server(args, env, engine, port, directory, cache="off")
+                warm_ups[f"{engine} engine, cache off"] = warm
+                quiet(args)
+                rows.extend(asyncio.run(drive(args, server, arranged, cache="off", engine=engine, warm=warm,
+                                              extras=engine == default)))
+                searching[engine] = server.memory()
+                say("  " + searching[engine].describe())
+                if engine != default:
+                    failures += server.errors()
+                    server.stop()
+                    server = None
             if not args.probe_rate:
-                rates = [row.result.rate for row in rows if row.key in PROBE_KINDS and row.concurrency == args.concurrency]
+                rates = [row.result.rate for row in rows if row.key in PROBE_KINDS and row.engine == default
+                         and row.concurrency == args.concurrency]
                 args.probe_rate = max(2.0, round(sum(rates) / len(rates) / 4)) if rates else 5.0
-            memory = server.memory()
-            say("  " + memory.describe())
-            results["memory_search"] = {"max_mib": round(memory.max_mib, 1), "sum_mib": round(memory.sum_mib, 1)}
-            if args.explain:
-                print_plans(rows, inproc, backend)
+            if args.explain and "database" in args.engines:
+                print_plans([row for row in rows if row.engine == "database"], inproc, backend)
 
             # 2. The datastore's CSV, with search probed meanwhile (still without the cache: every probe searches).
             store: dict[str, Any] = {}
@@ -1226,29 +1502,36 @@ def run_backend(args: argparse.Namespace) -> int:
             else:
                 quiet(args)
                 heading(f"Datastore: {args.csv_rows:,}-row CSV uploaded with resource_create, loaded by govhub worker"
-                        f" (--threads {args.worker_threads}, jobs on Redis); package_search probed at"
-                        f" {args.probe_rate:.0f} req/s, search cache off")
-                store, store_rows = asyncio.run(datastore_phase(args, env, server, arranged, directory, csv_path))
+                        f" (--threads {args.worker_threads}, jobs on Redis); package_search ({default} engine)"
+                        f" probed at {args.probe_rate:.0f} req/s, search cache off")
+                store, store_rows = asyncio.run(datastore_phase(args, env, server, arranged, directory, csv_path,
+                                                                default))
                 rows.extend(store_rows)
             memory = server.memory()
             say("  " + memory.describe())
-            failures = server.errors()
+            failures += server.errors()
             server.stop()
             server = None
 
             # 3. The cache on, as deployed: the same queries repeated.
             if not args.skip_cached:
-                server = common.Server(env, workers=args.workers, port=port, run_dir=directory)
-                server.start()
+                server, warm = start_server(args, env, default, port, directory, cache="on")
+                warm_ups[f"{default} engine, cache on"] = warm
                 quiet(args)
-                rows.extend(asyncio.run(drive(args, server, arranged, cache="on")))
-                cached_memory = server.memory()
-                say("  " + cached_memory.describe())
-                if cached_memory.max_mib > memory.max_mib:
-                    memory = cached_memory
+                rows.extend(asyncio.run(drive(args, server, arranged, cache="on", engine=default, warm=warm,
+                                              extras=False)))
+                cached = server.memory()
+                say("  " + cached.describe())
+                if cached.max_mib > memory.max_mib:
+                    memory = cached
                 failures += server.errors()
                 server.stop()
                 server = None
+            memory = max([memory, *searching.values()], key=lambda report: report.max_mib)
+            results["memory_search"] = {engine: {"max_mib": round(report.max_mib, 1),
+                                                 "sum_mib": round(report.sum_mib, 1)}
+                                        for engine, report in searching.items()}
+            results["warm_up"] = warm_ups
             http_failures = sum(sum(row.result.failures.values()) for row in rows)
             if http_failures:
                 failed = True
@@ -1281,34 +1564,86 @@ def run_backend(args: argparse.Namespace) -> int:
     return 1 if failed or not succeeded else 0
 
 
+def _counts_differ(entry: InProcess) -> bool:
+    """Both engines measured and counting different matches."""
+    return entry.same_facets is not None and entry.memory_count != entry.count
+
+
+def _pair(p50: float, p99: float) -> str:
+    return f"{'-':>8}   {'':<7}" if math.isnan(p50) else f"{p50:>8.1f} / {p99:<7.1f}"  # nan: not measured
+
+
+def print_in_process(inproc: dict[str, InProcess], built: dict[str, Any], engines: list[str]) -> None:
+    """Per kind both engines' search(), the action, its SQL; the index's cost; whether the engines agree."""
+    if built:
+        say(f"  memory index: built in {built['build_s']:.2f} s for {built['datasets']:,} datasets (reading the entries"
+            f" alone, again: {built['read_s']:.2f} s; then arrays built in a thread); this process's RSS"
+            f" +{built['rss_growth_mib']:.0f} MiB; one changed dataset applied as a delta in {built['delta_ms']:.1f} ms"
+            f" (p50 of 5, max {built['delta_max_ms']:.1f})")
+        if not built["complete"]:
+            say("  NOTE: opendata_index_state says incomplete: the memory engine leaves every search to the database")
+    acting = default_engine(engines)
+    say(f"  {'kind':<48} {'matches':>8}  {'database search()':>18}  {'memory search()':>18}"
+        f"  {'action [' + acting + ']':>18}  {'SQL/call':>8}")
+    say(f"  {'':<48} {'':>8}  {'p50 / p99 ms':>18}  {'p50 / p99 ms':>18}  {'p50 / p99 ms':>18}")
+    for kind in KINDS:
+        entry = inproc[kind.key]
+        matches = f"{entry.count:,}" + (f" != {entry.memory_count:,}" if _counts_differ(entry) else "")
+        say(f"  {kind.label:<48} {matches:>8}  {_pair(entry.search_p50, entry.search_p99)}"
+            f"  {_pair(entry.memory_p50, entry.memory_p99)}  {_pair(entry.action_p50, entry.action_p99)}"
+            f"  {entry.statements:>8.0f}")
+        if entry.memory_fell_back:
+            say(f"  {'':<48} NOTE: the memory engine's search() sent the database engine's statements (fell back)")
+        for what, sql in (("database search()", entry.search_sql_ms), (f"action [{acting}]", entry.sql_ms)):
+            if sql:
+                parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(sql.items(), key=lambda x: -x[1]))
+                say(f"  {'':<48} SQL ms per {what}: {parts}")
+        steps = ", ".join(f"{name} {ms:.1f}" for name, ms in entry.parts_ms.items())
+        say(f"  {'':<48} action ms (mean): {steps}")
+    compared = [entry for entry in inproc.values() if entry.same_facets is not None]
+    if not compared:
+        return
+    differ = [entry for entry in compared if _counts_differ(entry)]
+    say("  counts: the two engines agree on every kind" if not differ else "  counts DIFFER between the engines: "
+        + ", ".join(f"{entry.key} (database {entry.count:,}, memory {entry.memory_count:,})" for entry in differ))
+    facets = [entry for entry in compared if not entry.same_facets]
+    say("  facet counts: identical on every kind" if not facets else "  facet counts differ: "
+        + "; ".join(f"{entry.key} ({entry.facet_difference})" for entry in facets))
+    pages = [entry.key for entry in compared if not entry.same_page]
+    say(f"  first page: the same ids on {len(compared) - len(pages)} of {len(compared)} kinds"
+        + (f"; differs on {', '.join(pages)} (text queries are ranked by ts_rank or FTS5's bm25 against the memory"
+           " engine's BM25F)" if pages else ""))
+
+
 def print_plans(rows: list[Row], inproc: dict[str, InProcess], backend: str) -> None:
-    """Query plans of the kinds over the target without queueing (C = 1), else of the slowest one."""
+    """The database engine's query plans of the kinds over the target at C = 1, else of the slowest one."""
     over = {row.key for row in rows if row.target and row.concurrency == 1 and row.result.p("request", 99) >= TARGET_P99_MS}
     ordered = sorted(inproc.values(), key=lambda entry: -entry.search_p99)
     keys = [entry.key for entry in ordered if entry.key in over][:3] or [ordered[0].key]
     why = (f"the slowest {len(keys)} of the {len(over)} kinds over the target at C = 1" if over
            else "none over the target at C = 1; the slowest in-process")
-    heading(f"Query plans ({'EXPLAIN ANALYZE' if backend == 'pg' else 'EXPLAIN QUERY PLAN'}) of search.search(): {why}")
+    heading(f"Query plans ({'EXPLAIN ANALYZE' if backend == 'pg' else 'EXPLAIN QUERY PLAN'}) of search.search() on the"
+            f" database engine: {why}")
     for key in keys:
         entry = inproc[key]
         kind = next(kind for kind in KINDS if kind.key == key)
-        parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(entry.sql_ms.items(), key=lambda x: -x[1]))
+        parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(entry.search_sql_ms.items(), key=lambda x: -x[1]))
         say(f"  {kind.label}: {entry.count:,} matches; in-process search() p50 {entry.search_p50:.1f} ms; SQL ms per"
-            f" action: {parts}")
+            f" search(): {parts}")
         for line in entry.plan:
             say("  " + line)
 
 
 def print_summary(results: dict[str, Any], label: str, args: argparse.Namespace) -> None:
     heading(f"Summary: {label}, {results['datasets']:,} datasets, W={args.workers}")
-    header = ("measured", "cache", "C", "matches", "req/s", "p50 ms", "p99 ms", "fail", "CPU ms/req", "noise",
+    header = ("measured", "engine", "cache", "C", "matches", "req/s", "p50 ms", "p99 ms", "fail", "CPU ms/req", "noise",
               "p99<50")
     table = [header]
     for row in results["rows"]:
         verdict = ("PASS" if row["p99_ms"] < TARGET_P99_MS else "FAIL") if row["target"] else ""
         cpu = row.get("server_cpu_ms_per_op")
-        table.append((row["label"], row.get("cache", "off") if row["target"] else "", str(row["concurrency"]),
-                      "" if row["matches"] is None else f"{row['matches']:,}",
+        table.append((row["label"], row.get("engine", ""), row.get("cache", "off") if row["target"] else "",
+                      str(row["concurrency"]), "" if row["matches"] is None else f"{row['matches']:,}",
                       f"{row['rate']:.1f}", f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}", str(row["failures"]),
                       "-" if cpu is None else f"{cpu:.1f}", f"{row['other_cpu_pct']:.0f}%", verdict))
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
@@ -1318,8 +1653,21 @@ def print_summary(results: dict[str, Any], label: str, args: argparse.Namespace)
             say("  " + "  ".join("-" * width for width in widths))
     for kind in KINDS:
         entry = results["in_process"][kind.key]
-        say(f"  in-process, cache miss, {kind.key:<10} search() p50/p99 {entry['search_p50']:.1f}/"
-            f"{entry['search_p99']:.1f} ms, whole action {entry['action_p50']:.1f}/{entry['action_p99']:.1f} ms")
+        counts = (f"{entry['count']:,}" if entry["memory_count"] in (None, entry["count"])
+                  else f"database {entry['count']:,} != memory {entry['memory_count']:,}")
+        engines = "; ".join(f"{engine} {entry[prefix + '_p50']:.1f}/{entry[prefix + '_p99']:.1f} ms"
+                            for engine, prefix in (("database", "search"), ("memory", "memory"))
+                            if not math.isnan(entry[prefix + "_p50"]))
+        say(f"  in-process, cache miss, {kind.key:<10} search() p50/p99 {engines}; whole action"
+            f" [{entry['action_engine']}] {entry['action_p50']:.1f}/{entry['action_p99']:.1f} ms; {counts} matches")
+    built = results.get("memory_index") or {}
+    if built:
+        say(f"  memory index in-process: {built['datasets']:,} datasets built in {built['build_s']:.2f} s, RSS"
+            f" +{built['rss_growth_mib']:.0f} MiB, one change as a delta {built['delta_ms']:.1f} ms; counts "
+            + ("agree on every kind" if not results.get("counts_differ") else
+               "DIFFER on " + ", ".join(results["counts_differ"])))
+    for phase, warm in (results.get("warm_up") or {}).items():
+        say(f"  {describe_warm_up(warm)} [{phase}]")
     store = results.get("datastore") or {}
     if store.get("status") == "active":
         say(f"  datastore: {store['rows']:,} rows active {store['total_s']:.1f} s after the upload began (upload"
@@ -1331,7 +1679,10 @@ def print_summary(results: dict[str, Any], label: str, args: argparse.Namespace)
     load = results["load"]
     say(f"  catalog load: {load['sample']} package_create at {load['sample_rate']}/s, {load['bulk']:,} bulk at"
         f" {load['bulk_rate']}/s, {load['total_s']} s in all; {load['size']}")
-    say(f"  peak RSS of the server: max {results['memory_max_mib']:.0f} MiB per process, sum {results['memory_sum_mib']:.0f} MiB")
+    searching = ", ".join(f"{engine} engine max {figures['max_mib']:.0f} MiB per process, sum {figures['sum_mib']:.0f}"
+                          for engine, figures in (results.get("memory_search") or {}).items())
+    say(f"  peak RSS of the server: max {results['memory_max_mib']:.0f} MiB per process, sum"
+        f" {results['memory_sum_mib']:.0f} MiB; with searches only (cache off): {searching}")
 
 
 # --- both backends ---------------------------------------------------------------------------------------
@@ -1389,6 +1740,7 @@ def _run_all_rows(outcomes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             if not searching and row["concurrency"] == 1 and not row["key"].startswith("ds_"):
                 continue
+            # The labels name the engine, so both engines' rows stay apart in run_all's table.
             found.append({"label": f"{'PG' if backend == 'pg' else 'SQLite'} {row['label']}",
                           "config": f"W={result.get('workers')} C={row['concurrency']}", "unit": row["unit"],
                           "rate": row["rate"], "p50_ms": row["p50_ms"], "p99_ms": row["p99_ms"],
@@ -1400,16 +1752,17 @@ def _run_all_rows(outcomes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def compare(outcomes: dict[str, dict[str, Any]]) -> None:
     heading("PostgreSQL and SQLite side by side (p50 / p99 ms; target: package_search p99 < 50 ms)")
     backends = [name for name in ("pg", "sqlite") if name in outcomes]
-    by: dict[tuple[str, int, str], dict[str, dict[str, Any]]] = {}
-    labels: dict[tuple[str, str], str] = {}
+    # Keyed by engine too: each kind is measured on both engines' servers.
+    by: dict[tuple[str, int, str, str], dict[str, dict[str, Any]]] = {}
+    labels: dict[tuple[str, str, str], str] = {}
     for backend in backends:
         for row in outcomes[backend].get("rows", []):
-            cache = row.get("cache", "off")
-            by.setdefault((row["key"], row["concurrency"], cache), {})[backend] = row
-            labels[(row["key"], cache)] = row["label"]
+            cache, engine = row.get("cache", "off"), row.get("engine", "database")
+            by.setdefault((row["key"], row["concurrency"], cache, engine), {})[backend] = row
+            labels[(row["key"], cache, engine)] = row["label"]
     names = {"pg": "PostgreSQL", "sqlite": "SQLite"}
-    say(f"  {'measured':<62} {'C':>2}  " + "  ".join(f"{names[b]:>30}" for b in backends))
-    for (key, concurrency, cache), found in by.items():
+    say(f"  {'measured':<86} {'C':>2}  " + "  ".join(f"{names[b]:>30}" for b in backends))
+    for (key, concurrency, cache, engine), found in by.items():
         cells = []
         for backend in backends:
             row = found.get(backend)
@@ -1418,10 +1771,16 @@ def compare(outcomes: dict[str, dict[str, Any]]) -> None:
                 continue
             verdict = ("PASS" if row["p99_ms"] < TARGET_P99_MS else "FAIL") if row["target"] else ""
             cells.append(f"{row['p50_ms']:7.1f} / {row['p99_ms']:7.1f} {row['rate']:6.0f}/s {verdict:>4}")
-        say(f"  {labels[(key, cache)]:<62} {concurrency:>2}  " + "  ".join(cells))
+        say(f"  {labels[(key, cache, engine)]:<86} {concurrency:>2}  " + "  ".join(cells))
     for backend in backends:
         result = outcomes[backend]
         load, store = result.get("load", {}), result.get("datastore", {})
+        built = result.get("memory_index") or {}
+        if built:
+            say(f"  {names[backend]}: memory index of {built['datasets']:,} built in {built['build_s']} s in-process"
+                f" (RSS +{built['rss_growth_mib']} MiB), a change as a delta in {built['delta_ms']} ms; counts "
+                + ("agree on every kind" if not result.get("counts_differ")
+                   else "DIFFER on " + ", ".join(result["counts_differ"])))
         say(f"  {names[backend]}: catalog of {result['datasets']:,} loaded in {load.get('total_s')} s"
             f" (package_create {load.get('sample_rate')}/s, bulk {load.get('bulk_rate')}/s); datastore "
             + (f"{store['rows']:,} rows active after {store['total_s']} s, search p99 {store['before_p99_ms']} ms before,"
@@ -1459,9 +1818,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--snapshot", action=argparse.BooleanOptionalAction, default=True,
                         help="measure a copy of src/ taken at the start (the tree may change meanwhile)")
     parser.add_argument("--skip-cached", action="store_true", help="do not measure with the search result cache on")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="package_search engines to measure, comma-separated: database (the baseline), memory")
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    chosen = {name.strip() for name in args.engines.split(",") if name.strip()}
+    if not chosen or chosen - set(ENGINES):
+        parser.error(f"--engines: one or both of {', '.join(ENGINES)}")
+    args.engines = [name for name in ENGINES if name in chosen]  # the baseline first, the deployed one last
     quick = args.quick
     args.datasets = args.datasets or (5000 if quick else 100_000)
     args.sample = args.sample if args.sample is not None else (100 if quick else 300)

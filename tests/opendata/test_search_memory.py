@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import unittest.mock
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -14,6 +15,7 @@ from govhub.db import unit_of_work
 from govhub.opendata import search, search_memory, service
 from govhub.opendata.models import Dataset, DatasetState, IndexEntry, IndexState
 from govhub.opendata.search import SearchQuery
+from govhub.opendata.search_memory import Entry, MemoryIndex, Segment
 from tests.opendata.conftest import make_catalog, package
 
 
@@ -221,3 +223,130 @@ async def test_a_replaced_database_is_never_answered_from_the_old_index(indexed,
     assert search_memory._holder.indexes[_key()] is not before
     assert search_memory._holder.indexes[_key()].generation == "another-database"
     await asyncio.sleep(0)
+
+
+async def test_reindexing_never_writes_back_an_older_copy_of_a_dataset_edited_meanwhile(monkeypatch):
+    """An edit made while a batch is reindexed lands after it: a dataset made private stays hidden."""
+    catalog = await make_catalog()
+    suffix = secrets.token_hex(3)
+    async with unit_of_work() as session:
+        for number in range(3):
+            await service.package_create(session, catalog.transport_publisher, package(
+                catalog.transport, f"race-{number}-{suffix}", title=f"รายงาน {number}"))
+    real = service.reindex
+    edits: list[asyncio.Task[None]] = []
+
+    async def make_private() -> None:
+        async with unit_of_work() as other:
+            await service.package_update(other, catalog.transport_publisher, {
+                "id": f"race-2-{suffix}", "private": True, "data_category": "internal"}, patch=True)
+
+    async def reindex_with_a_concurrent_edit(session, dataset):
+        if not edits:
+            edits.append(asyncio.create_task(make_private()))
+            await asyncio.sleep(0.3)  # the edit runs until it waits for the batch's lock
+        await real(session, dataset)
+
+    monkeypatch.setattr(service, "reindex", reindex_with_a_concurrent_edit)
+    await service.reindex_catalog(batch=100_000)
+    await edits[0]
+    anonymous = SearchQuery(filters=[("owner_org", catalog.transport.id)], rows=50)
+    assert (await _run(anonymous, "database", monkeypatch)).count == 2
+    assert (await _run(anonymous, "memory", monkeypatch)).count == 2
+
+
+async def test_reindexing_and_an_edit_take_the_index_locks_in_one_order(monkeypatch):
+    """An edit of a dataset in a batch being reindexed waits for the batch, never deadlocks with it (PostgreSQL)."""
+    catalog = await make_catalog()
+    suffix = secrets.token_hex(3)
+    async with unit_of_work() as session:
+        created = [await service.package_create(session, catalog.transport_publisher, package(
+            catalog.transport, f"dl-{number}-{suffix}", title=f"รายงาน {number}")) for number in range(3)]
+    target = max(created, key=lambda dataset: dataset.id)
+    real = service.reindex
+    tasks: list[asyncio.Task[None]] = []
+
+    async def edit() -> None:
+        async with unit_of_work() as other:
+            await service.package_update(other, catalog.transport_publisher,
+                                         {"id": target.id, "title": "แก้ไขแล้ว"}, patch=True)
+
+    async def reindex_then_let_an_edit_start(session, dataset):
+        await real(session, dataset)
+        if not tasks and dataset.id < target.id:
+            monkeypatch.setattr(service, "reindex", real)
+            tasks.append(asyncio.create_task(edit()))
+            await asyncio.sleep(0.5)  # the edit runs up to the state row's lock
+            monkeypatch.setattr(service, "reindex", reindex_then_let_an_edit_start)
+
+    monkeypatch.setattr(service, "reindex", reindex_then_let_an_edit_start)
+    errors = []
+    try:
+        await service.reindex_catalog(batch=100_000)
+    except Exception as error:  # noqa: BLE001
+        errors.append(("reindex", repr(error)[:200]))
+    try:
+        await tasks[0]
+    except Exception as error:  # noqa: BLE001
+        errors.append(("edit", repr(error)[:200]))
+    assert errors == []
+
+
+async def test_concurrent_first_searches_share_one_build(monkeypatch):
+    """Searches arriving while a process builds its index wait for that build."""
+    catalog = await make_catalog()
+    async with unit_of_work() as session:
+        await service.package_create(session, catalog.transport_publisher, package(
+            catalog.transport, f"cold-{secrets.token_hex(3)}"))
+    search_memory.forget()
+    builds = []
+    real = search_memory._build
+
+    async def counting(generation):
+        builds.append(generation)
+        return await real(generation)
+
+    monkeypatch.setattr(search_memory, "_build", counting)
+
+    async def one() -> search.SearchResult:
+        async with unit_of_work() as session:
+            return await search.search(session, SearchQuery(filters=[("owner_org", catalog.transport.id)]))
+
+    results = await asyncio.gather(*[one() for _ in range(8)])
+    assert all(result.count == 1 for result in results)
+    assert len(builds) == 1
+
+
+def test_a_value_only_the_delta_has_costs_no_count_of_every_base_value():
+    """Facet merging stays O(limit) in Python when the delta brings a value the base lacks."""
+    def entry(number: int, tag: str) -> Entry:
+        return Entry(f"id{number:07d}", True, "org", True, False, ("word",), (), (), (("tags", tag),),
+                     f"name{number}", "title", float(number), float(number))
+
+    base = Segment(entry(number, f"tag{number}") for number in range(50_000))
+    index = MemoryIndex("g", 1, base).with_changes(2, [entry(9_999_999, "brand-new-tag")])
+    materialized = []
+    real = search_memory._top_values
+
+    def recording(column, counts, limit):
+        result = real(column, counts, limit)
+        materialized.append(len(result))
+        return result
+
+    with unittest.mock.patch.object(search_memory, "_top_values", recording):
+        _ids, _count, facets = index.search(SearchQuery(facet_fields=["tags"], facet_limit=10,
+                                                        sort="metadata_modified desc"), [], True)
+    assert len(facets["tags"]) == 10
+    assert max(materialized) <= 11
+
+
+async def test_both_engines_match_thai_words_with_vowel_marks_whole(monkeypatch):
+    """"ปี" (year) is neither "ปู" (crab) nor "ป่า": on SQLite too (FTS5 keeps marks in tokens)."""
+    catalog = await make_catalog()
+    async with unit_of_work() as session:
+        await service.package_create(session, catalog.transport_publisher, package(
+            catalog.transport, f"crab-{secrets.token_hex(3)}", title="ข้อมูลปู", notes="", tags=[]))
+    query = SearchQuery(q="ปี", filters=[("owner_org", catalog.transport.id)])
+    database = await _run(query, "database", monkeypatch)
+    memory = await _run(query, "memory", monkeypatch)
+    assert (memory.count, memory.ids) == (database.count, database.ids)

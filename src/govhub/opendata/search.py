@@ -273,6 +273,9 @@ def facet_values_of(dataset: Dataset, *, organization_name: str, group_names: li
 async def index_dataset(session: AsyncSession, dataset: Dataset, *, organization_name: str,
                         organization_title: str, group_names: list[str], group_titles: list[str]) -> None:
     """Write a dataset's search document and facet values (in the caller's transaction)."""
+    # The sequence lock comes first: every index writer takes the same locks in the same order
+    # (state row, then the dataset's rows), so two writers never wait for each other in a circle.
+    seq = await next_sequence_number(session)
     pairs = facet_values_of(dataset, organization_name=organization_name, group_names=group_names)
     document = document_of(dataset, organization_title=organization_title, group_titles=group_titles, facets=pairs)
     await backend_for(session).index(session, document)
@@ -280,14 +283,15 @@ async def index_dataset(session: AsyncSession, dataset: Dataset, *, organization
     rows = [{"dataset_id": dataset.id, "field": name, "value": value} for name, value in pairs]
     if rows:
         await session.execute(FacetValue.__table__.insert(), rows)
-    await _write_entry(session, entry_of(document, pairs, dataset))
+    await _write_entry(session, {**entry_of(document, pairs, dataset), "seq": seq})
 
 
 async def remove_dataset(session: AsyncSession, dataset_id: str) -> None:
     """Take a dataset out of the index."""
+    seq = await next_sequence_number(session)
     await backend_for(session).remove(session, dataset_id)
     await session.execute(delete(FacetValue).where(FacetValue.dataset_id == dataset_id))
-    await _write_entry(session, removed_entry(dataset_id))
+    await _write_entry(session, {**removed_entry(dataset_id), "seq": seq})
 
 
 def entry_of(document: SearchDocument, pairs: list[tuple[str, str]], dataset: Dataset) -> dict[str, Any]:
@@ -309,12 +313,24 @@ def removed_entry(dataset_id: str) -> dict[str, Any]:
 
 # Advancing the one state row locks it until commit, so sequence numbers follow commit order.
 NEXT_SEQUENCE_NUMBER = "UPDATE opendata_index_state SET seq = seq + 1 WHERE id = 1 RETURNING seq"
+# The same lock without a number: taken before reading what is about to be indexed (reindexing).
+LOCK_SEQUENCE = "UPDATE opendata_index_state SET seq = seq WHERE id = 1"
+
+
+async def next_sequence_number(session: AsyncSession) -> int:
+    """The next change sequence number; the index is locked for other writers until commit."""
+    session.info["search_index_written"] = True
+    return int((await session.execute(text(NEXT_SEQUENCE_NUMBER))).scalar_one())
+
+
+async def lock_index(session: AsyncSession) -> None:
+    """Hold the index's write lock until commit (other index writers wait)."""
+    session.info["search_index_written"] = True
+    await session.execute(text(LOCK_SEQUENCE))
 
 
 async def _write_entry(session: AsyncSession, row: dict[str, Any]) -> None:
-    """Upsert a dataset's entry with the next change sequence number."""
-    seq = (await session.execute(text(NEXT_SEQUENCE_NUMBER))).scalar_one()
-    row = {**row, "seq": seq}
+    """Upsert a dataset's entry (row holds its sequence number)."""
     insert = dialect_insert(session)(IndexEntry).values(row)
     await session.execute(insert.on_conflict_do_update(
         index_elements=[IndexEntry.dataset_id], set_={key: insert.excluded[key] for key in row if key != "dataset_id"}))
@@ -428,7 +444,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
     """Run a query (from this process's result cache while the catalog is unchanged)."""
     state = await search_memory.read_state(session)
     ttl = get_settings().opendata_search_cache_seconds
-    if ttl <= 0:
+    # A session that has written to the index sees its own uncommitted sequence number, which
+    # a rollback would give to another change: its results are never cached under it.
+    if ttl <= 0 or session.info.get("search_index_written"):
         return await search_uncached(session, query, state=state)
     key = _cache_key(query, terms(query.q))
     # Every index write advances the change sequence, so (generation, seq) names the catalog's version.

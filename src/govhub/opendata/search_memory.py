@@ -382,9 +382,9 @@ def _merge_counts(parts: list[tuple[FacetColumn, np.ndarray]], limit: int) -> di
                 counts[column.codes[value]] += n
             else:
                 extra[value] += n
-    if not extra:
-        return _top_values(column, counts, limit)
-    merged = Counter(_top_values(column, counts, -1)) + extra
+    # The base's own top `limit` (with the delta's counts added) and the values only the delta has
+    # hold the exact top `limit`: a base value outside its top cannot pass those inside it.
+    merged = Counter(_top_values(column, counts, limit)) + extra
     best = sorted(merged.items(), key=lambda item: (-item[1], item[0]))
     return dict(best[:limit] if limit >= 0 else best)
 
@@ -432,7 +432,8 @@ class _Holder:
 
     def __init__(self) -> None:
         self.indexes: dict[str, MemoryIndex] = {}
-        self.building: dict[str, asyncio.Task[None]] = {}
+        self.building: dict[str, asyncio.Task[None]] = {}  # background builds
+        self.inline: dict[str, asyncio.Task[MemoryIndex]] = {}  # builds that searches wait for
 
 
 _holder = _Holder()
@@ -457,22 +458,27 @@ async def current_index(state: tuple[str, int, bool] | None) -> MemoryIndex | No
     generation, seq, _complete = state
     key = get_settings().database_url
     index = _holder.indexes.get(key)
-    if index is not None and index.generation == generation and index.seq >= seq:
-        return index
     if index is not None and index.generation == generation:
-        # Only committed rows count: `seq` may be the caller's own uncommitted change, which could
-        # still roll back, so the index moves to the newest number it has actually read.
-        changed = await _load(after=index.seq, limit=COMPACT_AFTER + 1)
-        if not changed:
+        if index.seq >= seq:
             return index
-        if len(changed) <= COMPACT_AFTER:
-            index = _keep(key, index.with_changes(changed[-1][0], [entry for _seq, entry in changed]))
-            if len(index.delta_entries) > COMPACT_AFTER // 2:
-                _start_build(key)
-            return index
+        # Numbers are dense, so seq - index.seq bounds how many entries changed: while a new base
+        # is being built after a burst, searches do not read the burst again each time.
+        if not (_building(key) and seq - index.seq > COMPACT_AFTER):
+            # Only committed rows count: `seq` may be the caller's own uncommitted change, which
+            # could still roll back, so the index moves to the newest number it has actually read.
+            changed = await _load(after=index.seq, limit=COMPACT_AFTER + 1)
+            if not changed:
+                return index
+            if len(changed) <= COMPACT_AFTER:
+                index = _keep(key, index.with_changes(changed[-1][0], [entry for _seq, entry in changed]))
+                if len(index.delta_entries) > COMPACT_AFTER // 2:
+                    _start_build(key)
+                return index
+    if _building(key):
+        return None
     if await _entry_count() <= get_settings().opendata_search_memory_inline_build:
         # A small catalog is built here and now (tests, small portals): no fallback needed.
-        return _keep(key, await _build(generation))
+        return await _build_inline(key, generation)
     _start_build(key)
     return None
 
@@ -486,22 +492,57 @@ def _keep(key: str, index: MemoryIndex) -> MemoryIndex:
     return installed
 
 
+async def _install_built(key: str, built: MemoryIndex) -> MemoryIndex:
+    """Bring a new base up to the newest committed change, then install it.
+
+    Searches may install newer deltas of the old base while this one is being built or caught up;
+    a new base is only installed once it is at least as current, so it is never thrown away.
+    """
+    installed = built
+    for _attempt in range(5):
+        changed = await _load(after=built.seq, limit=None)
+        if changed:
+            built = built.with_changes(changed[-1][0], [entry for _seq, entry in changed])
+        installed = _keep(key, built)
+        if installed is built:
+            break
+    return installed
+
+
+async def _build_inline(key: str, generation: str) -> MemoryIndex:
+    """Build now; searches arriving meanwhile wait for the same build instead of starting their own."""
+    installed = _holder.indexes.get(key)
+    if installed is not None and installed.generation == generation:
+        return installed  # another search built it while this one was counting entries
+    loop = asyncio.get_running_loop()
+    task = _holder.inline.get(key)
+    if task is None or task.done() or task.get_loop() is not loop:
+        task = loop.create_task(_build_and_install(key, generation))
+        _holder.inline[key] = task
+    # Shielded: a request that gives up must not cancel the build the others are waiting for.
+    return await asyncio.shield(task)
+
+
+async def _build_and_install(key: str, generation: str) -> MemoryIndex:
+    return await _install_built(key, await _build(generation))
+
+
+def _building(key: str) -> bool:
+    """Whether a background build for this database runs on this event loop."""
+    running = _holder.building.get(key)
+    return running is not None and not running.done() and running.get_loop() is asyncio.get_running_loop()
+
+
 def _start_build(key: str) -> None:
     """Build a new base in the background (one at a time per database)."""
-    running = _holder.building.get(key)
-    if running is not None and not running.done():
+    if _building(key):
         return
 
     async def run() -> None:
         try:
             state = await _state_now()
             if state is not None:
-                built = await _build(state[0])
-                # Changes committed while building go into the new index's delta before it is installed.
-                changed = await _load(after=built.seq, limit=None)
-                if changed:
-                    built = built.with_changes(changed[-1][0], [entry for _seq, entry in changed])
-                _keep(key, built)
+                await _install_built(key, await _build(state[0]))
         except Exception:  # the database engine keeps answering; the next search tries again
             log.exception("building the in-memory search index failed")
 

@@ -19,6 +19,7 @@ from govhub.identity.models import OfficerRole
 from govhub.kit.clock import utcnow
 from govhub.kit.errors import Forbidden, NotFound
 from govhub.kit.i18n import N_
+from govhub.kit.ids import new_id
 from govhub.opendata import repository, search, vocab
 from govhub.opendata.models import (
     Dataset, DatasetGroup, DatasetRevision, DatasetState, DatasetTag, Group, IndexState, Organization, Resource,
@@ -485,12 +486,16 @@ async def reindex(session: AsyncSession, dataset: Dataset) -> None:
 async def reindex_catalog(batch: int = 500) -> int:
     """Rewrite every dataset's search document, facets and index entry, batch by batch.
 
-    For an upgrade from a catalog indexed before the in-memory engine's entries existed, or to
-    repair an index; marks the index complete at the end. Returns the number of datasets.
+    For an upgrade from a catalog indexed before the in-memory engine's entries existed, to
+    repair an index, or after restoring a backup; marks the index complete at the end, under a
+    new generation. Returns the number of datasets.
     """
     done, after = 0, ""
     while True:
         async with unit_of_work() as session:
+            # Locked before the batch is read: an edit committed after the read would otherwise be
+            # overwritten by the batch's older copy (with a newer sequence number).
+            await search.lock_index(session)
             datasets = (await session.scalars(
                 select(Dataset).where(Dataset.id > after).order_by(Dataset.id).limit(batch))).unique().all()
             for dataset in datasets:
@@ -499,7 +504,9 @@ async def reindex_catalog(batch: int = 500) -> int:
             break
         after, done = datasets[-1].id, done + len(datasets)
     async with unit_of_work() as session:
-        await session.execute(update(IndexState).where(IndexState.id == 1).values(complete=True))
+        # A new generation: every process rebuilds its index from the rewritten entries (also what
+        # brings processes back in step after a database is restored from a backup).
+        await session.execute(update(IndexState).where(IndexState.id == 1).values(complete=True, generation=new_id()))
     return done
 
 

@@ -20,8 +20,34 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# FTS5's unicode61 takes only letters (L*), numbers (N*) and Co as token characters: Thai vowel
+# and tone marks (Mn, Mc) were separators, so "ปี" was indexed and searched as "ป" and matched
+# "ปู" and "ป่า". Marks (M*) are token characters now, as they are words' letters in Thai.
+FTS_COLUMNS = "dataset_id, organization_id, active, private, title, tags, notes"
+FTS_TOKENIZERS = {
+    "old": "'unicode61 remove_diacritics 0'",
+    "new": "\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\"",
+}
+
+
+def _retokenize_sqlite_index(tokenizer: str) -> None:
+    """Make the SQLite index anew with this tokenizer, keeping its rows (their words are re-read)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute("ALTER TABLE opendata_search_fts RENAME TO opendata_search_fts_previous")
+    op.execute(
+        "CREATE VIRTUAL TABLE opendata_search_fts USING fts5("
+        "dataset_id UNINDEXED, organization_id UNINDEXED, active UNINDEXED, private UNINDEXED,"
+        f" title, tags, notes, tokenize = {FTS_TOKENIZERS[tokenizer]})"
+    )
+    op.execute(f"INSERT INTO opendata_search_fts (rowid, {FTS_COLUMNS})"
+               f" SELECT rowid, {FTS_COLUMNS} FROM opendata_search_fts_previous")
+    op.execute("DROP TABLE opendata_search_fts_previous")
+
+
 def upgrade() -> None:
     """Apply this revision."""
+    _retokenize_sqlite_index("new")
     op.create_table('opendata_index_entries',
     sa.Column('dataset_id', sa.String(length=36), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
@@ -59,6 +85,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
+    _retokenize_sqlite_index("old")
     op.drop_table('opendata_index_state')
     with op.batch_alter_table('opendata_index_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_opendata_index_entries_seq'))
