@@ -73,6 +73,11 @@ def _thai_segmenter() -> Any:
     return word_tokenize
 
 
+def load_segmenter() -> None:
+    """Load the Thai segmenter and its dictionary now (at startup) rather than on the first search."""
+    _thai_segmenter()("ข้อมูล", engine="newmm")
+
+
 def _thai_words(run: str) -> tuple[str, ...]:
     # Short runs (query words, titles' phrases) repeat and are cached; long ones would only fill memory.
     return _cached_thai_words(run) if len(run) <= 64 else _segment(run)
