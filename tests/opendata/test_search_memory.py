@@ -350,3 +350,26 @@ async def test_both_engines_match_thai_words_with_vowel_marks_whole(monkeypatch)
     database = await _run(query, "database", monkeypatch)
     memory = await _run(query, "memory", monkeypatch)
     assert (memory.count, memory.ids) == (database.count, database.ids)
+
+
+async def test_the_reindex_command_completes_the_entries_under_a_new_generation(indexed, monkeypatch):
+    from typer.testing import CliRunner
+
+    from govhub.cli import app
+
+    catalog, _ = indexed
+    async with unit_of_work() as session:
+        before = await search_memory.read_state(session)
+        await session.execute(update(IndexState).values(complete=False))
+        await session.execute(delete(IndexEntry))
+    # The command runs its own event loop, so in a thread of its own.
+    outcome = await asyncio.to_thread(CliRunner().invoke, app, ["opendata", "reindex"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "datasets reindexed" in outcome.output
+    async with unit_of_work() as session:
+        after = await search_memory.read_state(session)
+    assert after[2] is True and after[0] != before[0] and after[1] > before[1]
+    calls = _count_database_searches(monkeypatch)
+    probe = SearchQuery(q="จัดซื้อจัดจ้าง", filters=[("owner_org", catalog.transport.id)])
+    assert await _names(await _run(probe, "memory", monkeypatch)) == ["procurement"]
+    assert calls == []
