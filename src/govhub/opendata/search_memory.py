@@ -225,12 +225,19 @@ class Segment:
         """Term -> (slots, BM25F term-frequency part); the idf is applied per query."""
         self.vocabulary = built.vocabulary
         slots = np.repeat(np.arange(self.size, dtype=np.int32), np.frombuffer(built.term_counts, dtype=np.int32))
-        frequency = np.frombuffer(built.weights, dtype=np.float32).astype(np.float64)
         lengths = np.frombuffer(built.lengths, dtype=np.float64)
         average = float(lengths.mean()) if self.size else 1.0
-        norm = K1 * (1 - B + B * lengths[slots] / (average or 1.0))
-        saturated = (frequency * (K1 + 1) / (frequency + norm)).astype(np.float32)
-        del frequency, norm
+        # In place and in float32: one posting array at a time instead of five float64 temporaries
+        # (the build's peak memory, per process, at millions of postings).
+        saturated = np.frombuffer(built.weights, dtype=np.float32).copy()  # weighted term frequency
+        norm = lengths.astype(np.float32)[slots]
+        norm *= B / (average or 1.0)
+        norm += 1 - B
+        norm *= K1
+        norm += saturated
+        saturated *= K1 + 1
+        saturated /= norm  # tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
+        del norm
         terms = np.frombuffer(built.term_ids, dtype=np.int32)
         order = np.argsort(terms, kind="stable")  # by term, slots ascending within each
         self.term_pointers = np.zeros(len(self.vocabulary) + 1, dtype=np.int64)
