@@ -57,6 +57,8 @@ async def test_ckanapi_create_show_update_search_and_delete(live_server, arrange
         assert found["facets"]["tags"] == {"transport": 1, "รถเมล์": 1}
         assert found["facets"]["res_format"] == {"JSON": 1}
         assert found["search_facets"]["organization"]["items"][0]["display_name"] == catalog.transport.title_th
+        assert found["search_facets"]["groups"]["items"] == [{
+            "name": catalog.groups["transport"].name, "display_name": catalog.groups["transport"].title_th, "count": 1}]
     with _remote(live_server, token) as ckan:
         updated = ckan.action.package_patch(id=name, title="ป้ายรถเมล์ (ปรับปรุง)")
         assert updated["title"] == "ป้ายรถเมล์ (ปรับปรุง)" and updated["revision"] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govhub.opendata.models import (
@@ -43,18 +43,23 @@ async def organization_by_id_or_name(session: AsyncSession, id_or_name: str) -> 
     return (await session.execute(statement)).scalars().first()
 
 
-async def organizations_by_names(session: AsyncSession, names: Sequence[str]) -> list[Organization]:
-    """Organizations by URL name (those that exist)."""
-    if not names:
-        return []
-    return list((await session.execute(select(Organization).where(Organization.name.in_(names)))).scalars())
+async def titles_by_names(session: AsyncSession, organization_names: Sequence[str],
+                          group_names: Sequence[str]) -> dict[tuple[str, str], str]:
+    """Thai titles of organizations and groups by URL name, in one query and without loading models.
 
-
-async def groups_by_names(session: AsyncSession, names: Sequence[str]) -> list[Group]:
-    """Groups by URL name (those that exist)."""
-    if not names:
-        return []
-    return list((await session.execute(select(Group).where(Group.name.in_(names)))).scalars())
+    Facets show up to 50 organizations per search: as models they cost more than the search.
+    """
+    parts = []
+    if organization_names:
+        parts.append(select(literal("organization").label("field"), Organization.name, Organization.title_th)
+                     .where(Organization.name.in_(organization_names)))
+    if group_names:
+        parts.append(select(literal("groups").label("field"), Group.name, Group.title_th)
+                     .where(Group.name.in_(group_names)))
+    if not parts:
+        return {}
+    rows = await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])
+    return {(field, name): title for field, name, title in rows.tuples()}
 
 
 async def organization_by_agency(session: AsyncSession, agency_id: str) -> Organization | None:

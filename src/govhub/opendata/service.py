@@ -239,12 +239,9 @@ async def package_dicts(session: AsyncSession, datasets: list[Dataset]) -> list[
 
 
 async def facet_titles(session: AsyncSession, facets: dict[str, dict[str, int]]) -> dict[tuple[str, str], str]:
-    """Display names of facet values: organization and group titles, vocabulary labels (two queries)."""
-    titles: dict[tuple[str, str], str] = {}
-    for organization in await repository.organizations_by_names(session, list(facets.get("organization", {}))):
-        titles[("organization", organization.name)] = organization.title_th
-    for group in await repository.groups_by_names(session, list(facets.get("groups", {}))):
-        titles[("groups", group.name)] = group.title_th
+    """Display names of facet values: organization and group titles (one query), vocabulary labels."""
+    titles = await repository.titles_by_names(session, list(facets.get("organization", {})),
+                                              list(facets.get("groups", {})))
     for field, vocabulary in (("data_type", vocab.DATASET_TYPES), ("data_category", vocab.DATA_CATEGORIES)):
         for code in facets.get(field, {}):
             titles[(field, code)] = vocabulary.label(code)
