@@ -4,9 +4,13 @@ Text is segmented here, not by the database: Thai with PyThaiNLP's newmm diction
 segmenter (Thai has no spaces between words, and a database parser would either keep a whole
 phrase as one token or cut inside words), English with the Snowball stemmer. The same
 `terms()` runs when indexing and when querying, so "รถโดยสารประจำทาง" matches the word and
-never the inside of another word. The index is the database's own full-text engine behind
-one interface: FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL. Facets and `fq`
-filters are counted over the narrow `opendata_facet_values` table.
+never the inside of another word.
+
+Two engines answer a query, chosen by `opendata_search_engine`: the in-memory index of each
+process (`search_memory`, the default), and the database's own full-text engine (FTS5 on
+SQLite, a tsvector with a GIN index on PostgreSQL, facets and `fq` over the narrow
+`opendata_facet_values` table), which also answers whatever the memory engine cannot yet.
+Every index write here feeds both, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -447,12 +451,12 @@ def _cache_key(query: SearchQuery, query_terms: list[str]) -> tuple[Any, ...]:
 
 async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
     """Run a query (from this process's result cache while the catalog is unchanged)."""
-    state = await search_memory.read_state(session)
     ttl = get_settings().opendata_search_cache_seconds
     # A session that has written to the index sees its own uncommitted sequence number, which
     # a rollback would give to another change: its results are never cached under it.
     if ttl <= 0 or session.info.get("search_index_written"):
-        return await search_uncached(session, query, state=state)
+        return await search_uncached(session, query)
+    state = await search_memory.read_state(session)
     key = _cache_key(query, terms(query.q))
     # Every index write advances the change sequence, so (generation, seq) names the catalog's version.
     version = state[:2] if state is not None else None

@@ -570,9 +570,8 @@ async def _build(generation: str) -> MemoryIndex:
     is ever held at once (building 100,000 datasets holds only the arrays and one chunk).
     """
     builder, seq = SegmentBuilder(), 0
-    statement = select(*IndexEntry.__table__.columns).order_by(IndexEntry.seq)
     async with get_sessionmaker()() as session:
-        result = await session.stream(statement.execution_options(yield_per=BUILD_CHUNK))
+        result = await session.stream(_entries_after(-1).execution_options(yield_per=BUILD_CHUNK))
         async for rows in result.partitions(BUILD_CHUNK):
             seq = int(rows[-1].seq)
             await asyncio.to_thread(_add_rows, builder, rows)
@@ -585,13 +584,18 @@ def _add_rows(builder: SegmentBuilder, rows: Sequence[Any]) -> None:
             builder.add(entry_from_row(row))
 
 
+def _entries_after(after: int) -> Any:
+    """Every column of the entries with a sequence number above `after`, oldest change first."""
+    return select(*IndexEntry.__table__.columns).where(IndexEntry.seq > after).order_by(IndexEntry.seq)
+
+
 async def _load(*, after: int, limit: int | None) -> list[tuple[int, Entry]]:
     """Committed entries changed after sequence number `after`, in order."""
-    statement = select(IndexEntry).where(IndexEntry.seq > after).order_by(IndexEntry.seq)
+    statement = _entries_after(after)
     if limit is not None:
         statement = statement.limit(limit)
     async with get_sessionmaker()() as session:
-        rows = (await session.execute(statement.with_only_columns(*IndexEntry.__table__.columns))).all()
+        rows = (await session.execute(statement)).all()
     return [(int(row.seq), entry_from_row(row)) for row in rows]
 
 
