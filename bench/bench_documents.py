@@ -361,14 +361,6 @@ class Uploader:
         await self.http.aclose()
 
 
-async def healthz(http: Any, _index: int) -> dict[str, float]:
-    started = time.perf_counter()
-    response = await http.get("/healthz")
-    if response.status_code != 200:
-        raise OperationFailed(f"GET /healthz {response.status_code}")
-    return {"request": time.perf_counter() - started}
-
-
 def verify_json(ids: list[str]) -> Any:
     async def operation(http: Any, index: int) -> dict[str, float]:
         document_id = ids[index % len(ids)]
@@ -418,7 +410,7 @@ async def over_http(args: argparse.Namespace, server: common.Server, ids: list[s
     plain = lambda _i: client(server.base_url)  # noqa: E731
     phases: dict[str, common.LoadResult] = {}
     phases["healthz"] = await common.closed_loop("GET /healthz", server=server, concurrency=c, duration=args.duration / 2,
-                                                 warmup=1, make_client=plain, operation=healthz)
+                                                 warmup=1, make_client=plain, operation=common.healthz)
     phases["verify_json"] = await common.closed_loop(
         "GET /verify/{id} (JSON)", server=server, concurrency=c, duration=args.duration, warmup=1,
         make_client=plain, operation=verify_json(ids))

@@ -880,17 +880,9 @@ def _healthz_for(total: int) -> Any:
     async def healthz(http: Any, index: int) -> dict[str, float]:
         if index >= total:
             raise Exhausted()
-        return await _healthz(http, index)
+        return await common.healthz(http, index, timing="GET /healthz")
 
     return healthz
-
-
-async def _healthz(http: Any, _index: int) -> dict[str, float]:
-    started = time.perf_counter()
-    response = await http.get("/healthz")
-    if response.status_code != 200:
-        raise OperationFailed(f"GET /healthz {response.status_code}")
-    return {"GET /healthz": time.perf_counter() - started}
 
 
 async def check_database() -> dict[str, int]:

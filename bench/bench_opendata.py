@@ -989,14 +989,6 @@ def show_operation(names: list[str]) -> Any:
     return operation
 
 
-async def healthz(http: Any, _index: int) -> dict[str, float]:
-    started = time.perf_counter()
-    response = await http.get("/healthz")
-    if response.status_code != 200:
-        raise OperationFailed(f"/healthz {response.status_code}")
-    return {"request": time.perf_counter() - started}
-
-
 def datastore_operation(resource_id: str, column: str, values: list[str], totals: dict[str, int]) -> Any:
     """datastore_search with filters {column: one of values} (in turn), limit 100; totals kept per value."""
     async def operation(http: Any, index: int) -> dict[str, float]:
@@ -1138,7 +1130,7 @@ async def drive(args: argparse.Namespace, server: common.Server, arranged: Arran
     for concurrency in (c, 1):
         duration = d if concurrency == c else max(1.0, d * 0.6)
         if extras:
-            result = await measure("GET /healthz", server, healthz, concurrency=concurrency, duration=duration,
+            result = await measure("GET /healthz", server, common.healthz, concurrency=concurrency, duration=duration,
                                    retries=args.noisy_retries, deadline=deadline)
             rows.append(Row("healthz", "baseline: GET /healthz", concurrency, result, cache=cache, engine=engine))
             print_row(rows[-1])

@@ -121,14 +121,6 @@ def client(base_url: str) -> Any:
     return httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers, limits=httpx.Limits(max_connections=1))
 
 
-async def healthz(http: Any, _index: int) -> dict[str, float]:
-    started = time.perf_counter()
-    response = await http.get("/healthz")
-    if response.status_code != 200:
-        raise OperationFailed(f"GET /healthz {response.status_code}")
-    return {"request": time.perf_counter() - started}
-
-
 def callbacks(notices: list[Notice], *, pick: str, expect: str, limit: int | None, secret: str = BANK_SECRET) -> Any:
     """operation(client, i): post notice i (its body, or its renotified body), check the outcome."""
 
@@ -159,7 +151,7 @@ async def drive(args: argparse.Namespace, server: common.Server, notices: list[N
     make = lambda _i: client(server.base_url)  # noqa: E731
     phases: dict[str, common.LoadResult] = {}
     phases["healthz"] = await common.closed_loop("GET /healthz", server=server, concurrency=c, duration=args.duration,
-                                                 warmup=1, make_client=make, operation=healthz)
+                                                 warmup=1, make_client=make, operation=common.healthz)
     phases["refused"] = await common.closed_loop(
         "forged callback -> 401", server=server, concurrency=c, duration=args.duration, warmup=1, make_client=make,
         operation=callbacks(notices, pick="body", expect="refused", limit=None, secret="not-the-bank-secret"))

@@ -577,6 +577,15 @@ class Exhausted(Exception):
 Operation = Callable[[Any, int], Awaitable[dict[str, float]]]
 
 
+async def healthz(http: Any, _index: int, *, timing: str = "request") -> dict[str, float]:
+    """One GET /healthz: the HTTP stack's baseline operation for closed_loop."""
+    started = time.perf_counter()
+    response = await http.get("/healthz")
+    if response.status_code != 200:
+        raise OperationFailed(f"GET /healthz {response.status_code}")
+    return {timing: time.perf_counter() - started}
+
+
 async def closed_loop(
     name: str,
     *,
